@@ -1,0 +1,24 @@
+"""matcalc: matrix-calculus identities as rule objects, verified against PyTorch autograd.
+
+Example::
+
+    >>> import torch, matcalc as mc
+    >>> rule = mc.Rule(
+    ...     name="quadratic_form",
+    ...     f=lambda x, A: x @ A @ x,
+    ...     derivative=lambda x, A: x @ (A.T + A),
+    ...     wrt="x",
+    ...     inputs={"x": mc.vector("n"), "A": mc.matrix("n", "n")},
+    ... )
+    >>> mc.check(rule, dtype=torch.float64, sizes={"n": 64}, seed=0).passed
+    True
+"""
+
+from matcalc import catalog
+from matcalc.check import Result, check
+from matcalc.domains import matrix, scalar, vector
+from matcalc.errors import MatcalcError
+from matcalc.rule import Rule
+
+__all__ = ["MatcalcError", "Result", "Rule", "catalog", "check", "matrix", "scalar", "vector"]
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""The catalog: every rule by name, grouped by source.
+
+``matcalc.catalog`` is both a module and a read-only mapping from rule names to rules::
+
+    >>> import matcalc as mc
+    >>> from matcalc.catalog import quadratic_form
+    >>> mc.catalog["quadratic_form"] is quadratic_form
+    True
+
+Rules live one source per file (seed.py, course.py, cookbook_*.py, hessians.py, errata.py); each
+file's ``RULES`` tuple is all the registry needs, so adding an identity touches one file.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterator, Mapping
+
+from matcalc.catalog import (
+    cookbook_derivatives,
+    cookbook_differentials,
+    cookbook_forms,
+    cookbook_structured,
+    cookbook_traces,
+    course,
+    errata,
+    hessians,
+    seed,
+)
+from matcalc.errors import MatcalcError
+from matcalc.rule import Rule
+
+SOURCES: tuple[types.ModuleType, ...] = (
+    seed, course, cookbook_differentials, cookbook_derivatives, cookbook_forms, cookbook_traces,
+    cookbook_structured, hessians, errata,
+)
+
+
+def _collect() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for module in SOURCES:
+        for rule in module.RULES:
+            if rule.name in rules:
+                raise MatcalcError(f"duplicate rule name {rule.name!r} in {module.__name__}")
+            rules[rule.name] = rule
+    for rule in rules.values():
+        if rule.refuted and rule.correct and rule.correct not in rules:
+            raise MatcalcError(f"erratum {rule.name!r} names correct={rule.correct!r}, not in "
+                               "the catalog")
+    return rules
+
+
+RULES: dict[str, Rule] = _collect()
+
+
+def group_of(rule: Rule) -> str:
+    """The listing group: the source family, and the section within it."""
+    family = rule.source.split(" (")[0] if rule.source else "user"
+    if rule.refuted:
+        family = "errata"
+    return f"{family} / {rule.section}" if rule.section else family
+
+
+class _CatalogModule(types.ModuleType, Mapping[str, Rule]):
+    def __getitem__(self, name: str) -> Rule:
+        try:
+            return RULES[name]
+        except KeyError:
+            raise KeyError(f"no rule {name!r} in the catalog; `matcalc list` shows them") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(RULES)
+
+    def __len__(self) -> int:
+        return len(RULES)
+
+    def __getattr__(self, name: str) -> Rule:
+        if name in RULES:
+            return RULES[name]
+        raise AttributeError(f"module 'matcalc.catalog' has no rule or attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(RULES))
+
+    def __repr__(self) -> str:
+        return f"<matcalc.catalog: {len(RULES)} rules>"
+
+
+sys.modules[__name__].__class__ = _CatalogModule
