@@ -5,7 +5,7 @@ import torch
 from matcalc.domains import matrix, scalar, vector
 from matcalc.rule import Rule
 
-SEED = "seed (d2l: derivatives, partial derivatives, gradients)"
+SEED = "seed (d2l lecture: derivatives and gradients)"
 
 RULES = (
     Rule(

@@ -1,0 +1,47 @@
+"""Median wall-clock timing with warm-up, synchronized on CUDA.
+
+Example::
+
+    >>> import torch
+    >>> t = median_time(lambda: torch.ones(8).sum(), torch.device("cpu"), repeats=3)
+    >>> t > 0
+    True
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_time(fn: Callable[[], Any], device: torch.device, *, repeats: int = 5,
+                warmup: int = 1, budget_s: float | None = None) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs after ``warmup`` runs.
+
+    With ``budget_s``, stops repeating once the runs so far have used the budget (at least one
+    timed run always happens), so a slow cell cannot stall a whole report.
+    """
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times: list[float] = []
+    spent = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        spent += dt
+        if budget_s is not None and spent >= budget_s:
+            break
+    return statistics.median(times)
