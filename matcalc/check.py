@@ -509,7 +509,7 @@ def _run_differential(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor]
         df = ctx.call("the derivative", rule.derivative, **inputs, **kwargs)
         primals = tuple(inputs[n] for n in names)
         if res.oracle == "taylor":
-            rates.append(_differential_rate(rule, inputs, names, dirs, df))
+            rates.append(_differential_rate(rule, ctx, inputs, names, dirs))
             continue
         claimed.append(df)
         if res.oracle == "jacobian":
@@ -533,10 +533,12 @@ def _run_differential(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor]
     _finish(res, torch.stack(claimed), torch.stack(true), tuple(out.shape), tuple(out.shape))
 
 
-def _differential_rate(rule: Rule, inputs: dict[str, torch.Tensor], names: tuple[str, ...],
-                       dirs: tuple[torch.Tensor, ...], df: torch.Tensor) -> float | None:
+def _differential_rate(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
+                       names: tuple[str, ...], dirs: tuple[torch.Tensor, ...]) -> float | None:
     in64 = {k: v.to(torch.float64) for k, v in inputs.items()}
     d64 = [d.to(torch.float64) for d in dirs]
+    df = ctx.call("the derivative", rule.derivative, **in64,
+                  **{f"d{n}": d for n, d in zip(names, d64, strict=True)})
     scale = max(float(sum(torch.linalg.vector_norm(in64[n]) for n in names)), 1.0) / max(
         float(sum(torch.linalg.vector_norm(d) for d in d64)), 1e-300)
     f0 = rule.f(**in64).to(torch.float64)

@@ -33,7 +33,9 @@ MATRIX_STRUCTURES: dict[str, str] = {
     "orthogonal": "Haar-distributed Q (QR of a Gaussian, signs fixed): Q^T Q = I",
     "diagonal": "diag(d) with d ~ N(0, 1), off-diagonal entries exactly 0",
     "full_column_rank": "rows >= cols, U diag(s) V^T with s in [1, 10]: cond_2 <= 10",
-    "separated_eigenvalues": "symmetric, eigenvalues l_i = i + u_i, u_i in [0, 0.5]: gaps >= 0.5",
+    "separated_eigenvalues": (
+        "symmetric, eigenvalues l_i = i - n//2 + u_i, u_i in [0.25, 0.75]: gaps >= 0.5, |l_i| >= 0.25"
+    ),
     "positive": "entries uniform in [0.5, 2]",
 }
 SQUARE_STRUCTURES = frozenset(
@@ -191,8 +193,8 @@ def draw(
         if s == "spd":
             lam = _uniform((n,), 1.0, 10.0, gen, device)
         else:
-            steps = torch.arange(n, device=device, dtype=torch.float64) - (n - 1) / 2
-            lam = steps + _uniform((n,), 0.0, 0.5, gen, device)
+            steps = torch.arange(n, device=device, dtype=torch.float64) - n // 2
+            lam = steps + _uniform((n,), 0.25, 0.75, gen, device)
         x = (q * lam) @ q.T
     elif s in ("invertible", "full_column_rank"):
         rows, cols = shape
