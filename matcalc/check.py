@@ -444,6 +444,16 @@ def _run_taylor(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
         claim64 = _numerator(rule, ctx.call("the derivative", rule.derivative, **inputs64),
                              tuple(x.shape) if hessian else tuple(fn(x).shape), tuple(x.shape))
     x64 = inputs64[name]
+    if hessian and claim is not None:
+        # Finite differences of f see only the symmetric part of a claimed Hessian, so its
+        # symmetry (true of every C^2 function) is checked directly.
+        square = claim64.reshape(x.numel(), x.numel())
+        asym = relative_error(square.T, square) / 2
+        if asym > tolerance(torch.float64, x.numel()):
+            res.passed, res.error, res.tolerance, res.rates = False, asym, 0.5, []
+            res.message = (f"a Hessian must be symmetric; the claim's antisymmetric part has "
+                           f"relative size {asym:.3g}")
+            return
 
     def f64(w: torch.Tensor) -> torch.Tensor:
         return rule.f(**{**inputs64, name: w}).detach().to(torch.float64)

@@ -1,3 +1,262 @@
-"""TODO"""
+"""Matrix Cookbook 2.4: first-order (69-75), second-order (76-89), higher-order forms (90-95)
+and the gradient of a quadratic (97). The printed forms of 92 and 95 are wrong: their corrected
+forms are here, the printed ones are in errata.py."""
 
-RULES: tuple = ()
+import torch
+
+from matcalc.catalog._ops import eye_like, mpow, unit_entries
+from matcalc.domains import matrix, scalar, vector
+from matcalc.rule import Rule
+
+FIRST, SECOND, HIGHER, GRAD = "2.4.1 first order", "2.4.2 second order", "2.4.3 higher order", "2.4.4 gradient"
+P = 3  # the power p in 90-92 (the Cookbook's statements hold for every p >= 1)
+
+
+def cb(eq: str) -> str:
+    return f"Matrix Cookbook ({eq})"
+
+
+def power_sum_90(X):
+    return sum(torch.einsum("ki,jl->klij", mpow(X, r), mpow(X, P - 1 - r)) for r in range(P))
+
+
+def quad_79(X, B):
+    m = X.shape[1]
+    Im = eye_like(X, m)
+    return torch.einsum("lj,ki->klij", Im, X.T @ B) + torch.einsum("kj,il->klij", Im, B @ X)
+
+
+def quad_80(X, B):
+    n, m = X.shape
+    out = torch.empty(m, m, n, m, dtype=X.dtype, device=X.device)
+    for i in range(n):
+        for j in range(m):
+            Jij = torch.zeros_like(X)
+            Jij[i, j] = 1
+            out[:, :, i, j] = X.T @ B @ Jij + Jij.T @ B @ X
+    return out
+
+
+def ds_93(x, Pm):
+    return (1 - torch.tanh(Pm @ x) ** 2)[:, None] * Pm
+
+
+def dr_93(x, Q):
+    return torch.cos(Q @ x)[:, None] * Q + Q * (2 * x)[None, :]
+
+
+RULES = (
+    # ---- 2.4.1 first order -----------------------------------------------------------------
+    Rule(
+        name="cookbook_32_entries",
+        f=lambda X: X * 1.0, derivative=lambda X: unit_entries(tuple(X.shape), X),
+        wrt="X", inputs={"X": matrix("n", "m")},
+        latex=r"\frac{\partial X_{kl}}{\partial X_{ij}} = \delta_{ik} \delta_{lj}", source=cb(32), section="2.0 basics",
+        conditions="entries of X independent (no structure)",
+    ),
+    Rule(
+        name="cookbook_69_xT_a",
+        f=lambda x, a: x @ a, derivative=lambda x, a: a,
+        wrt="x", inputs={"x": vector("n"), "a": vector("n")},
+        latex=r"\frac{\partial x^\top a}{\partial x} = a", source=cb(69), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_69_aT_x",
+        f=lambda x, a: a @ x, derivative=lambda x, a: a,
+        wrt="x", inputs={"x": vector("n"), "a": vector("n")},
+        latex=r"\frac{\partial a^\top x}{\partial x} = a", source=cb(69), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_70_aT_X_b",
+        f=lambda X, a, b: a @ X @ b, derivative=lambda X, a, b: torch.outer(a, b),
+        wrt="X", inputs={"X": matrix("n", "m"), "a": vector("n"), "b": vector("m")},
+        latex=r"\frac{\partial a^\top X b}{\partial X} = a b^\top", source=cb(70), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_71_aT_Xt_b",
+        f=lambda X, a, b: a @ X.T @ b, derivative=lambda X, a, b: torch.outer(b, a),
+        wrt="X", inputs={"X": matrix("n", "m"), "a": vector("m"), "b": vector("n")},
+        latex=r"\frac{\partial a^\top X^\top b}{\partial X} = b a^\top", source=cb(71), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_72_aT_X_a",
+        f=lambda X, a: a @ X @ a, derivative=lambda X, a: torch.outer(a, a),
+        wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n")},
+        latex=r"\frac{\partial a^\top X a}{\partial X} = a a^\top", source=cb(72), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_72_aT_Xt_a",
+        f=lambda X, a: a @ X.T @ a, derivative=lambda X, a: torch.outer(a, a),
+        wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n")},
+        latex=r"\frac{\partial a^\top X^\top a}{\partial X} = a a^\top", source=cb(72), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_73_single_entry",
+        f=lambda X: X * 1.0, derivative=lambda X: unit_entries(tuple(X.shape), X),
+        wrt="X", inputs={"X": matrix("n", "m")},
+        latex=r"\frac{\partial X}{\partial X_{ij}} = J^{ij}", source=cb(73), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_74_XA_entries",
+        f=lambda X, A: X @ A,
+        derivative=lambda X, A: torch.einsum("im,nj->ijmn", eye_like(X, X.shape[0]), A),
+        wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("m", "k")},
+        latex=r"\frac{\partial (XA)_{ij}}{\partial X_{mn}} = \delta_{im} A_{nj} = (J^{mn} A)_{ij}", source=cb(74), section=FIRST,
+    ),
+    Rule(
+        name="cookbook_75_XtA_entries",
+        f=lambda X, A: X.T @ A,
+        derivative=lambda X, A: torch.einsum("in,mj->ijmn", eye_like(X, X.shape[1]), A),
+        wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("n", "k")},
+        latex=r"\frac{\partial (X^\top A)_{ij}}{\partial X_{mn}} = \delta_{in} A_{mj} = (J^{nm} A)_{ij}", source=cb(75), section=FIRST,
+    ),
+    # ---- 2.4.2 second order ----------------------------------------------------------------
+    Rule(
+        name="cookbook_76_sum_squared",
+        f=lambda X: X.sum() ** 2, derivative=lambda X: 2 * X.sum() * torch.ones_like(X),
+        wrt="X", inputs={"X": matrix("n", "m")},
+        latex=r"\frac{\partial}{\partial X_{ij}} \sum_{klmn} X_{kl} X_{mn} = 2 \sum_{kl} X_{kl}", source=cb(76), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_77_bT_XtX_c",
+        f=lambda X, b, c: b @ X.T @ X @ c,
+        derivative=lambda X, b, c: X @ (torch.outer(b, c) + torch.outer(c, b)),
+        wrt="X", inputs={"X": matrix("n", "m"), "b": vector("m"), "c": vector("m")},
+        latex=r"\frac{\partial b^\top X^\top X c}{\partial X} = X (b c^\top + c b^\top)", source=cb(77), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_78_affine_bilinear",
+        f=lambda x, B, b, C, D, d: (B @ x + b) @ C @ (D @ x + d),
+        derivative=lambda x, B, b, C, D, d: B.T @ C @ (D @ x + d) + D.T @ C.T @ (B @ x + b),
+        wrt="x", inputs={"x": vector("n"), "B": matrix("k", "n"), "b": vector("k"), "C": matrix("k", "m"),
+                         "D": matrix("m", "n"), "d": vector("m")},
+        latex=r"\frac{\partial (Bx + b)^\top C (Dx + d)}{\partial x} = B^\top C (Dx + d) + D^\top C^\top (Bx + b)",
+        source=cb(78), section=SECOND, conditions="conformable; C need not be square",
+    ),
+    Rule(
+        name="cookbook_79_XtBX_entries",
+        f=lambda X, B: X.T @ B @ X, derivative=quad_79,
+        wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n")},
+        latex=r"\frac{\partial (X^\top B X)_{kl}}{\partial X_{ij}} = \delta_{lj} (X^\top B)_{ki} + \delta_{kj} (BX)_{il}", source=cb(79), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_80_XtBX_single_entry",
+        f=lambda X, B: X.T @ B @ X, derivative=quad_80,
+        wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n")},
+        latex=r"\frac{\partial X^\top B X}{\partial X_{ij}} = X^\top B J^{ij} + J^{ji} B X", source=cb(80), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_81_xT_B_x",
+        f=lambda x, B: x @ B @ x, derivative=lambda x, B: (B + B.T) @ x,
+        wrt="x", inputs={"x": vector("n"), "B": matrix("n", "n")},
+        latex=r"\frac{\partial x^\top B x}{\partial x} = (B + B^\top) x", source=cb(81), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_82_bT_XtDX_c",
+        f=lambda X, b, c, D: b @ X.T @ D @ X @ c,
+        derivative=lambda X, b, c, D: D.T @ X @ torch.outer(b, c) + D @ X @ torch.outer(c, b),
+        wrt="X", inputs={"X": matrix("n", "m"), "b": vector("m"), "c": vector("m"), "D": matrix("n", "n")},
+        latex=r"\frac{\partial b^\top X^\top D X c}{\partial X} = D^\top X b c^\top + D X c b^\top", source=cb(82), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_83_affine_quadratic",
+        f=lambda X, b, c, D: (X @ b + c) @ D @ (X @ b + c),
+        derivative=lambda X, b, c, D: torch.outer((D + D.T) @ (X @ b + c), b),
+        wrt="X", inputs={"X": matrix("n", "m"), "b": vector("m"), "c": vector("n"), "D": matrix("n", "n")},
+        latex=r"\frac{\partial (Xb + c)^\top D (Xb + c)}{\partial X} = (D + D^\top)(Xb + c) b^\top", source=cb(83), section=SECOND,
+    ),
+    Rule(
+        name="cookbook_84_weighted_residual_s",
+        f=lambda s, x, A, W: (x - A @ s) @ W @ (x - A @ s),
+        derivative=lambda s, x, A, W: -2 * A.T @ W @ (x - A @ s),
+        wrt="s", inputs={"s": vector("m"), "x": vector("n"), "A": matrix("n", "m"), "W": matrix("n", "n", structure="symmetric")},
+        latex=r"\frac{\partial (x - As)^\top W (x - As)}{\partial s} = -2 A^\top W (x - As)", source=cb(84), section=SECOND,
+        conditions="W symmetric (fails for nonsymmetric W)",
+    ),
+    Rule(
+        name="cookbook_85_weighted_distance_x",
+        f=lambda x, s, W: (x - s) @ W @ (x - s), derivative=lambda x, s, W: 2 * W @ (x - s),
+        wrt="x", inputs={"x": vector("n"), "s": vector("n"), "W": matrix("n", "n", structure="symmetric")},
+        latex=r"\frac{\partial (x - s)^\top W (x - s)}{\partial x} = 2 W (x - s)", source=cb(85), section=SECOND,
+        conditions="W symmetric (fails for nonsymmetric W)",
+    ),
+    Rule(
+        name="cookbook_86_weighted_distance_s",
+        f=lambda s, x, W: (x - s) @ W @ (x - s), derivative=lambda s, x, W: -2 * W @ (x - s),
+        wrt="s", inputs={"s": vector("n"), "x": vector("n"), "W": matrix("n", "n", structure="symmetric")},
+        latex=r"\frac{\partial (x - s)^\top W (x - s)}{\partial s} = -2 W (x - s)", source=cb(86), section=SECOND,
+        conditions="W symmetric (fails for nonsymmetric W)",
+    ),
+    Rule(
+        name="cookbook_87_weighted_residual_x",
+        f=lambda x, s, A, W: (x - A @ s) @ W @ (x - A @ s),
+        derivative=lambda x, s, A, W: 2 * W @ (x - A @ s),
+        wrt="x", inputs={"x": vector("n"), "s": vector("m"), "A": matrix("n", "m"), "W": matrix("n", "n", structure="symmetric")},
+        latex=r"\frac{\partial (x - As)^\top W (x - As)}{\partial x} = 2 W (x - As)", source=cb(87), section=SECOND,
+        conditions="W symmetric (fails for nonsymmetric W)",
+    ),
+    Rule(
+        name="cookbook_88_weighted_residual_A",
+        f=lambda A, x, s, W: (x - A @ s) @ W @ (x - A @ s),
+        derivative=lambda A, x, s, W: -2 * torch.outer(W @ (x - A @ s), s),
+        wrt="A", inputs={"A": matrix("n", "m"), "x": vector("n"), "s": vector("m"), "W": matrix("n", "n", structure="symmetric")},
+        latex=r"\frac{\partial (x - As)^\top W (x - As)}{\partial A} = -2 W (x - As) s^\top", source=cb(88), section=SECOND,
+        conditions="W symmetric (fails for nonsymmetric W)",
+    ),
+    Rule(
+        name="cookbook_89_squared_residual_real",
+        f=lambda x, a, b: (a - x @ b) ** 2, derivative=lambda x, a, b: -2 * b * (a - x @ b),
+        wrt="x", inputs={"x": vector("n"), "a": scalar(), "b": vector("n")},
+        latex=r"\frac{\partial (a - x^\top b)^2}{\partial x} = -2 b (a - x^\top b)", source=cb(89), section=SECOND,
+        conditions="real case; the complex statement holds for |a - x^H b|^2 with d/dRe + i d/dIm (not sampled)",
+    ),
+    # ---- 2.4.3 higher order ----------------------------------------------------------------
+    Rule(
+        name="cookbook_90_power_entries",
+        f=lambda X: mpow(X, P), derivative=power_sum_90,
+        wrt="X", inputs={"X": matrix("n", "n")},
+        latex=r"\frac{\partial (X^p)_{kl}}{\partial X_{ij}} = \sum_{r=0}^{p-1} (X^r J^{ij} X^{p-1-r})_{kl}\ (p = 3)", source=cb(90), section=HIGHER,
+    ),
+    Rule(
+        name="cookbook_91_aT_Xp_b",
+        f=lambda X, a, b: a @ mpow(X, P) @ b,
+        derivative=lambda X, a, b: sum(mpow(X, r).T @ torch.outer(a, b) @ mpow(X, P - 1 - r).T for r in range(P)),
+        wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
+        latex=r"\frac{\partial a^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top a b^\top (X^{p-1-r})^\top\ (p = 3)", source=cb(91), section=HIGHER,
+    ),
+    Rule(
+        name="cookbook_92_corrected",
+        f=lambda X, a, b: a @ mpow(X, P).T @ mpow(X, P) @ b,
+        derivative=lambda X, a, b: sum(
+            mpow(X, r).T @ mpow(X, P) @ (torch.outer(a, b) + torch.outer(b, a)) @ mpow(X, P - 1 - r).T for r in range(P)),
+        wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
+        latex=r"\frac{\partial a^\top (X^p)^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top X^p (a b^\top + b a^\top) (X^{p-1-r})^\top",
+        source=cb("92, corrected"), section=HIGHER,
+        conditions="X square; the printed form transposes the first summand (see the erratum)",
+    ),
+    Rule(
+        name="cookbook_93_bilinear_of_maps",
+        f=lambda x, Pm, Q, A: torch.tanh(Pm @ x) @ A @ (torch.sin(Q @ x) + Q @ (x * x)),
+        derivative=lambda x, Pm, Q, A: ds_93(x, Pm).T @ A @ (torch.sin(Q @ x) + Q @ (x * x)) + dr_93(x, Q).T @ A.T @ torch.tanh(Pm @ x),
+        wrt="x", inputs={"x": vector("n"), "Pm": matrix("k", "n"), "Q": matrix("m", "n"), "A": matrix("k", "m")},
+        latex=r"\frac{\partial s^\top A r}{\partial x} = \left(\frac{\partial s}{\partial x}\right)^\top A r + \left(\frac{\partial r}{\partial x}\right)^\top A^\top s",
+        source=cb(93), section=HIGHER, conditions="instance s = tanh(Px), r = sin(Qx) + Q(x * x)",
+    ),
+    Rule(
+        name="cookbook_95_corrected",
+        f=lambda x, A, B: (x @ A.T @ A @ x) / (x @ B.T @ B @ x),
+        derivative=lambda x, A, B: 2 * A.T @ A @ x / (x @ B.T @ B @ x)
+        - 2 * (x @ A.T @ A @ x) * B.T @ B @ x / (x @ B.T @ B @ x) ** 2,
+        wrt="x", inputs={"x": vector("n", nonzero=True), "A": matrix("m", "n"), "B": matrix("n", "n", structure="invertible")},
+        latex=r"\frac{\partial}{\partial x} \frac{x^\top A^\top A x}{x^\top B^\top B x} = \frac{2 A^\top A x}{x^\top B^\top B x} - 2 \frac{x^\top A^\top A x\, B^\top B x}{(x^\top B^\top B x)^2}",
+        source=cb("95, corrected"), section=HIGHER,
+        conditions="Bx != 0 (instance: B invertible, x != 0); the printed first denominator x^T B B x is a typo",
+    ),
+    # ---- 2.4.4 gradient --------------------------------------------------------------------
+    Rule(
+        name="cookbook_97_quadratic_plus_linear",
+        f=lambda x, A, b: x @ A @ x + b @ x, derivative=lambda x, A, b: (A + A.T) @ x + b,
+        wrt="x", inputs={"x": vector("n"), "A": matrix("n", "n"), "b": vector("n")},
+        latex=r"\nabla_x (x^\top A x + b^\top x) = (A + A^\top) x + b", source=cb(97), section=GRAD,
+    ),
+)

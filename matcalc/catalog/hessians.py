@@ -1,3 +1,99 @@
-"""TODO"""
+"""Second derivatives, checked against torch.autograd.functional.hessian (kind="hessian").
 
-RULES: tuple = ()
+Each ``derivative`` returns the Hessian with shape wrt.shape + wrt.shape; ``fast`` is a cheaper
+implementation where one exists (timed in bench/, verified against ``derivative`` in tests).
+"""
+
+import torch
+
+from matcalc.catalog._ops import det, eye_like, inv, tr
+from matcalc.catalog.cookbook_derivatives import Y, Y_INPUTS, dY
+from matcalc.domains import matrix, vector
+from matcalc.rule import Rule
+
+SECTION = "Hessians"
+
+
+def unit(x):
+    return x / torch.linalg.vector_norm(x)
+
+
+def softmax_jacobian(x):
+    p = torch.softmax(x, 0)
+    return torch.diag(p) - torch.outer(p, p)
+
+
+def logistic_hessian(w, X):
+    s = torch.sigmoid(X @ w)
+    return X.T @ ((s * (1 - s))[:, None] * X)
+
+
+def det_second_derivative(x, A, B, C):
+    Yi = inv(Y(x, A, B, C))
+    d1, d2 = dY(x, A, B, C), 0.02 * C
+    return det(Y(x, A, B, C)) * (tr(Yi @ d2) + tr(Yi @ d1) ** 2 - tr(Yi @ d1 @ Yi @ d1))
+
+
+RULES = (
+    Rule(
+        name="hessian_quadratic_form",
+        f=lambda x, A: x @ A @ x, derivative=lambda x, A: A + A.T,
+        wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n")},
+        latex=r"\nabla^2_x\, x^\top A x = A + A^\top", source="course book / Matrix Cookbook (98)", section=SECTION,
+    ),
+    Rule(
+        name="cookbook_98_hessian",
+        f=lambda x, A, b: x @ A @ x + b @ x, derivative=lambda x, A, b: A + A.T,
+        wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n"), "b": vector("n")},
+        latex=r"\frac{\partial^2 (x^\top A x + b^\top x)}{\partial x \partial x^\top} = A + A^\top", source="Matrix Cookbook (98)", section=SECTION,
+    ),
+    Rule(
+        name="hessian_norm",
+        f=lambda x: torch.linalg.vector_norm(x),
+        derivative=lambda x: (eye_like(x) - torch.outer(unit(x), unit(x))) / torch.linalg.vector_norm(x),
+        wrt="x", kind="hessian", inputs={"x": vector("n", nonzero=True)},
+        latex=r"\nabla^2 \|x\|_2 = (I - \hat x \hat x^\top) / \|x\|_2,\ \hat x = x / \|x\|_2", source="standard (gradient of x/||x||)", section=SECTION,
+        conditions="x != 0",
+    ),
+    Rule(
+        name="hessian_logsumexp",
+        f=lambda x: torch.logsumexp(x, 0), derivative=softmax_jacobian,
+        wrt="x", kind="hessian", inputs={"x": vector("n")},
+        latex=r"\nabla^2 \mathrm{logsumexp}(x) = \mathrm{diag}(p) - p p^\top,\ p = \mathrm{softmax}(x)", source="standard (Boyd & Vandenberghe 3.1.5)", section=SECTION,
+    ),
+    Rule(
+        name="hessian_least_squares",
+        f=lambda w, X, y: torch.sum((X @ w - y) ** 2), derivative=lambda w, X, y: 2 * X.T @ X,
+        wrt="w", kind="hessian", inputs={"w": vector("n"), "X": matrix("m", "n"), "y": vector("m")},
+        latex=r"\nabla^2_w \|Xw - y\|^2 = 2 X^\top X", source="course slides: autograd (example 2)", section=SECTION,
+    ),
+    Rule(
+        name="hessian_logistic_loss",
+        f=lambda w, X: torch.nn.functional.softplus(X @ w).sum(), derivative=logistic_hessian,
+        wrt="w", kind="hessian", inputs={"w": vector("n"), "X": matrix("m", "n")},
+        latex=r"\nabla^2_w \sum_i \log(1 + e^{x_i^\top w}) = X^\top \mathrm{diag}(s \circ (1 - s)) X,\ s = \sigma(Xw)",
+        source="standard (logistic regression)", section=SECTION,
+    ),
+    Rule(
+        name="hessian_log_barrier",
+        f=lambda x: -torch.log(x).sum(), derivative=lambda x: torch.diag(1 / x**2),
+        wrt="x", kind="hessian", inputs={"x": vector("n", positive=True)},
+        latex=r"\nabla^2 \left(-\sum_i \log x_i\right) = \mathrm{diag}(1 / x^2)", source="standard (log barrier)", section=SECTION,
+        conditions="x > 0",
+    ),
+    Rule(
+        name="hessian_logdet",
+        f=lambda X: torch.logdet(X),
+        derivative=lambda X: -torch.einsum("jk,li->ijkl", inv(X), inv(X)),
+        wrt="X", kind="hessian", inputs={"X": matrix("n", "n", structure="spd")},
+        latex=r"\frac{\partial^2 \ln\det X}{\partial X_{ij} \partial X_{kl}} = -(X^{-1})_{jk} (X^{-1})_{li}", source="standard (differentiating Cookbook 57)", section=SECTION,
+        conditions="det X > 0 (instance spd)",
+    ),
+    Rule(
+        name="cookbook_48_det_second_derivative",
+        f=lambda x, A, B, C: det(Y(x, A, B, C)), derivative=det_second_derivative,
+        wrt="x", kind="hessian", inputs=Y_INPUTS,
+        latex=r"\frac{\partial^2 \det Y}{\partial x^2} = \det Y \left[\mathrm{Tr}(Y^{-1} Y'') + \mathrm{Tr}(Y^{-1} Y')^2 - \mathrm{Tr}(Y^{-1} Y' Y^{-1} Y')\right]",
+        source="Matrix Cookbook (48)", section=SECTION, conditions="Y(x) invertible, twice differentiable",
+    ),
+)
