@@ -112,18 +112,26 @@ class TaylorOutcome:
 
 
 def taylor_rate(remainder: Callable[[float], tuple[float, float]]) -> float | None:
-    """Median rate over the three smallest usable step pairs.
+    """Median rate over the three smallest usable step pairs; None when the model is exact.
 
     ``remainder(h)`` returns (remainder norm, noise scale). A pair (h, h/2) is usable when both
     remainders are finite and above the noise floor; non-finite values at large h (leaving the
-    domain) are skipped.
+    domain) are skipped. When the remainder falls from above the floor to far below it in one
+    halving (by more than 16x, which no power law of rate <= 4 does), f is exactly modelled for
+    small h, as a piecewise-linear f is once h no longer crosses a kink: that counts as exact.
     """
     values = [remainder(h) for h in TAYLOR_STEPS]
+    above = [math.isfinite(r) and r > TAYLOR_NOISE * s for r, s in values]
+    if not any(above):
+        return None
+    last = max(i for i, a in enumerate(above) if a)
+    if last + 1 < len(values):
+        r_next, s_next = values[last + 1]
+        if math.isfinite(r_next) and r_next < TAYLOR_NOISE * s_next / 16 and r_next < values[last][0] / 16:
+            return None
     usable = [
-        math.log2(r0 / r1)
-        for (r0, s0), (r1, s1) in zip(values, values[1:], strict=False)
-        if math.isfinite(r0) and math.isfinite(r1)
-        and r0 > TAYLOR_NOISE * s0 and r1 > TAYLOR_NOISE * s1
+        math.log2(values[i][0] / values[i + 1][0])
+        for i in range(last) if above[i] and above[i + 1]
     ]
     if not usable:
         return None

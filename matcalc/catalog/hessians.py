@@ -7,7 +7,7 @@ implementation where one exists (timed in bench/, verified against ``derivative`
 import torch
 
 from matcalc.catalog._ops import det, eye_like, inv, tr
-from matcalc.catalog.cookbook_derivatives import Y, Y_INPUTS, dY
+from matcalc.catalog.cookbook_derivatives import Y_INPUTS, Y, dY
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 

@@ -1,0 +1,68 @@
+"""Assertions for your own pytest suites.
+
+Example::
+
+    >>> import torch
+    >>> import matcalc as mc
+    >>> from matcalc.testing import assert_derivative
+    >>> assert_derivative(
+    ...     lambda x, A: x @ A @ x,
+    ...     lambda x, A: (A + A.T) @ x,
+    ...     wrt="x",
+    ...     inputs={"x": mc.vector("n"), "A": mc.matrix("n", "n")},
+    ... )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import torch
+
+from matcalc.check import Result, check
+from matcalc.domains import Domain
+from matcalc.rule import Rule
+
+
+def assert_rule(
+    rule: Rule,
+    *,
+    device: str = "cpu",
+    dtype: torch.dtype | str = torch.float64,
+    sizes: Mapping[str, int] | None = None,
+    seeds: Iterable[int] = range(3),
+    oracle: str = "auto",
+) -> list[Result]:
+    """Assert that ``rule`` holds on every seed (or, for an erratum, fails on every seed).
+
+    Raises AssertionError with the full diagnosis of the first seed that disagrees.
+    """
+    results = []
+    for seed in seeds:
+        res = check(rule, device=device, dtype=dtype, sizes=sizes, seed=seed, oracle=oracle)
+        if not res.as_expected:
+            expectation = "fail (it is marked refuted)" if rule.refuted else "hold"
+            raise AssertionError(f"rule {rule.name!r} was expected to {expectation}:\n{res}")
+        results.append(res)
+    return results
+
+
+def assert_derivative(
+    f: Callable[..., torch.Tensor],
+    derivative: Callable[..., torch.Tensor],
+    *,
+    wrt: str,
+    inputs: Mapping[str, Domain],
+    layout: str = "numerator",
+    kind: str = "jacobian",
+    name: str = "claim",
+    device: str = "cpu",
+    dtype: torch.dtype | str = torch.float64,
+    sizes: Mapping[str, int] | None = None,
+    seeds: Iterable[int] = range(3),
+    oracle: str = "auto",
+) -> list[Result]:
+    """Assert that ``derivative`` is the derivative of ``f`` with respect to ``wrt``."""
+    rule = Rule(name=name, f=f, derivative=derivative, wrt=wrt, inputs=inputs,
+                layout=layout, kind=kind)  # type: ignore[arg-type]
+    return assert_rule(rule, device=device, dtype=dtype, sizes=sizes, seeds=seeds, oracle=oracle)
