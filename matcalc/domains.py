@@ -82,10 +82,7 @@ class Domain:
         return Domain(self.shape, structure, self.distinct_from)
 
     def describe(self) -> str:
-        if self.kind == "scalar":
-            text = "scalar"
-        else:
-            text = f"{self.kind} {' x '.join(str(d) for d in self.shape)}"
+        text = "scalar" if self.kind == "scalar" else f"{self.kind} {' x '.join(str(d) for d in self.shape)}"
         if self.structure != "general":
             text += f", {self.structure}"
         if self.distinct_from:

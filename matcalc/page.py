@@ -19,7 +19,12 @@ erratum: a published claim that is wrong, kept so that it is seen to fail.
 
 
 def _escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    # tabulate's pipe format leaves "|" alone, and a bare one would split the markdown cell.
+    return text.replace("|", "&#124;")
+
+
+def _math(latex: str) -> str:
+    return "$" + latex.replace(r"\|", r"\Vert ").replace("|", r"\vert ") + "$"
 
 
 def render_page(rows: Sequence[Row]) -> str:
@@ -43,7 +48,7 @@ def render_page(rows: Sequence[Row]) -> str:
             note = rule.conditions or "-"
             if rule.refuted:
                 note = f"{rule.flaw}" + (f" Correct form: `{rule.correct}`." if rule.correct else "")
-            table.append([f"`{name}`", f"${_escape(rule.latex)}$", _escape(note),
+            table.append([f"`{name}`", _math(rule.latex), _escape(note),
                           _escape(rule.source)] + [verdicts[name].get(d, "-") for d in dtypes])
         out.append(tabulate(table, headers=["rule", "statement", "conditions / flaw", "source",
                                             *dtypes], tablefmt="pipe", disable_numparse=True))

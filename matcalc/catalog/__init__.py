@@ -37,6 +37,9 @@ SOURCES: tuple[types.ModuleType, ...] = (
 )
 
 
+_GROUPS: dict[str, str] = {}
+
+
 def _collect() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for module in SOURCES:
@@ -44,6 +47,7 @@ def _collect() -> dict[str, Rule]:
             if rule.name in rules:
                 raise MatcalcError(f"duplicate rule name {rule.name!r} in {module.__name__}")
             rules[rule.name] = rule
+            _GROUPS[rule.name] = module.GROUP
     for rule in rules.values():
         if rule.refuted and rule.correct and rule.correct not in rules:
             raise MatcalcError(f"erratum {rule.name!r} names correct={rule.correct!r}, not in "
@@ -55,11 +59,11 @@ RULES: dict[str, Rule] = _collect()
 
 
 def group_of(rule: Rule) -> str:
-    """The listing group: the source family, and the section within it."""
-    family = rule.source.split(" (")[0] if rule.source else "user"
-    if rule.refuted:
-        family = "errata"
-    return f"{family} / {rule.section}" if rule.section else family
+    """The listing group: the catalog file's source family, and the section within it."""
+    family = _GROUPS.get(rule.name, "user") if RULES.get(rule.name) is rule else "user"
+    if rule.section and rule.section != family:
+        return f"{family} / {rule.section}"
+    return family
 
 
 class _CatalogModule(types.ModuleType, Mapping[str, Rule]):

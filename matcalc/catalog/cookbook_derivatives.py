@@ -31,6 +31,8 @@ def sep_eigh(A):
     return torch.linalg.eigh(A)
 
 
+GROUP = "Matrix Cookbook"
+
 RULES = (
     # ---- 2.1 determinant -------------------------------------------------------------------
     Rule(

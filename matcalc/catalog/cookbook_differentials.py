@@ -1,4 +1,5 @@
-"""Matrix Cookbook, 2.0: the differentials (eqs. 33-45), checked as directional derivatives.
+"""Matrix Cookbook, 2.0: the entry derivative (32) and the differentials (eqs. 33-45), the latter
+checked as directional derivatives.
 
 Each rule's derivative receives the inputs and a direction d<name> for every input in ``wrt``,
 and returns df; the oracle is torch.func.jvp (or the contracted autograd Jacobians).
@@ -6,7 +7,7 @@ and returns df; the oracle is torch.func.jvp (or the contracted autograd Jacobia
 
 import torch
 
-from matcalc.catalog._ops import adjugate, det, inv, logabsdet, tr
+from matcalc.catalog._ops import adjugate, det, inv, logabsdet, tr, unit_entries
 from matcalc.domains import matrix, scalar
 from matcalc.rule import Rule
 
@@ -17,7 +18,16 @@ def cb(eq: str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 
+GROUP = "Matrix Cookbook"
+
 RULES = (
+    Rule(
+        name="cookbook_32_entries",
+        f=lambda X: X * 1.0, derivative=lambda X: unit_entries(tuple(X.shape), X),
+        wrt="X", inputs={"X": matrix("n", "m")},
+        latex=r"\frac{\partial X_{kl}}{\partial X_{ij}} = \delta_{ik} \delta_{lj}", source=cb(32), section="2.0 basics",
+        conditions="entries of X independent (no structure)",
+    ),
     Rule(
         name="cookbook_33_constant",
         f=lambda X, A: A * 1.0, derivative=lambda X, A, dX: torch.zeros_like(A),

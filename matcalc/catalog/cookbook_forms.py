@@ -45,15 +45,10 @@ def dr_93(x, Q):
     return torch.cos(Q @ x)[:, None] * Q + Q * (2 * x)[None, :]
 
 
+GROUP = "Matrix Cookbook"
+
 RULES = (
     # ---- 2.4.1 first order -----------------------------------------------------------------
-    Rule(
-        name="cookbook_32_entries",
-        f=lambda X: X * 1.0, derivative=lambda X: unit_entries(tuple(X.shape), X),
-        wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial X_{kl}}{\partial X_{ij}} = \delta_{ik} \delta_{lj}", source=cb(32), section="2.0 basics",
-        conditions="entries of X independent (no structure)",
-    ),
     Rule(
         name="cookbook_69_xT_a",
         f=lambda x, a: x @ a, derivative=lambda x, a: a,

@@ -62,6 +62,8 @@ def chain_136(X):
     return GU @ X.T + X.T @ GU + GU * torch.cos(X)
 
 
+GROUP = "Matrix Cookbook"
+
 RULES = (
     Rule(
         name="cookbook_134_symmetric_structure_matrix",

@@ -42,6 +42,8 @@ def rule_127_general(X, A, B, C):
     return -C @ X @ (Ki @ N @ Ki + Ki.T @ N @ Ki.T) + B @ X @ (Ki + Ki.T)
 
 
+GROUP = "Matrix Cookbook"
+
 RULES = (
     Rule(
         name="cookbook_99u_trace_matrix_function",

@@ -35,6 +35,8 @@ def v_(x, c):
     return (c @ x) ** 2
 
 
+GROUP = "course"
+
 RULES = (
     # ---- y scalar, x vector: dy/dx is (1, n) --------------------------------------------
     Rule(

@@ -26,6 +26,8 @@ def printed_127(X, A, B, C):
     return -2 * C @ X @ K_ @ X.T @ B @ X @ K_ + 2 * B @ X @ K_
 
 
+GROUP = "errata"
+
 RULES = (
     Rule(
         name="cookbook_92_printed",

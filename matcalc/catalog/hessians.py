@@ -34,6 +34,8 @@ def det_second_derivative(x, A, B, C):
     return det(Y(x, A, B, C)) * (tr(Yi @ d2) + tr(Yi @ d1) ** 2 - tr(Yi @ d1 @ Yi @ d1))
 
 
+GROUP = "Hessians"
+
 RULES = (
     Rule(
         name="hessian_quadratic_form",

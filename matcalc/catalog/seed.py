@@ -7,6 +7,8 @@ from matcalc.rule import Rule
 
 SEED = "seed (d2l lecture: derivatives and gradients)"
 
+GROUP = "seed"
+
 RULES = (
     Rule(
         name="linear_map",

@@ -1,0 +1,111 @@
+"""Every misuse DESIGN.md lists raises MatcalcError naming the rule and the fix."""
+
+import pytest
+import torch
+
+import matcalc as mc
+
+INPUTS = {"x": mc.vector("n"), "A": mc.matrix("n", "n")}
+
+
+def make(**kw) -> mc.Rule:
+    base = dict(name="quad", f=lambda x, A: x @ A @ x, derivative=lambda x, A: x @ (A.T + A), wrt="x",
+                inputs=INPUTS)
+    return mc.Rule(**{**base, **kw})
+
+
+def test_error_is_a_value_error() -> None:
+    assert issubclass(mc.MatcalcError, ValueError)
+
+
+def test_wrt_not_among_inputs() -> None:
+    with pytest.raises(mc.MatcalcError, match=r"rule 'quad': wrt='y' is not among the inputs"):
+        make(wrt="y")
+
+
+def test_unknown_device() -> None:
+    with pytest.raises(mc.MatcalcError, match=r"unknown device 'gpu0'.*use 'cpu' or 'cuda'"):
+        mc.check(make(), device="gpu0")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_gpu() -> None:
+    with pytest.raises(mc.MatcalcError, match=r"no CUDA GPU.*use device='cpu'"):
+        mc.check(make(), device="cuda")
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex128, "int32", None])
+def test_non_floating_dtype(dtype) -> None:
+    with pytest.raises(mc.MatcalcError, match="not a real floating dtype"):
+        mc.check(make(), dtype=dtype)
+
+
+def test_unknown_structure() -> None:
+    with pytest.raises(mc.MatcalcError, match="unknown structure 'hermitian'"):
+        mc.matrix("n", "n", structure="hermitian")
+
+
+def test_square_structure_needs_square_shape() -> None:
+    with pytest.raises(mc.MatcalcError, match="needs a square matrix"):
+        mc.matrix("n", "m", structure="spd")
+
+
+def test_size_for_unknown_dim() -> None:
+    with pytest.raises(mc.MatcalcError, match=r"rule 'quad' has no dim 'm'; its dims are \['n'\]"):
+        mc.check(make(), sizes={"m": 3})
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "8", True])
+def test_size_not_positive_int(bad) -> None:
+    with pytest.raises(mc.MatcalcError, match="must be a positive int"):
+        mc.check(make(), sizes={"n": bad})
+
+
+def test_f_raising_is_chained_with_context() -> None:
+    rule = make(f=lambda x, A: A @ x @ x[:2])
+    with pytest.raises(mc.MatcalcError, match=r"f raised RuntimeError.*while checking rule 'quad' at n=5 on cpu/float64") as info:
+        mc.check(rule)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_derivative_raising_is_chained() -> None:
+    rule = make(derivative=lambda x, A: A @ torch.ones(7, dtype=x.dtype))
+    with pytest.raises(mc.MatcalcError, match="the derivative raised RuntimeError") as info:
+        mc.check(rule)
+    assert info.value.__cause__ is not None
+
+
+def test_derivative_returning_none() -> None:
+    with pytest.raises(mc.MatcalcError, match="returned NoneType, not a tensor"):
+        mc.check(make(derivative=lambda x, A: None))
+
+
+def test_unknown_oracle() -> None:
+    with pytest.raises(mc.MatcalcError, match="unknown oracle 'magic'"):
+        mc.check(make(), oracle="magic")
+
+
+def test_bad_layout_and_name() -> None:
+    with pytest.raises(mc.MatcalcError, match="layout 'row'"):
+        make(layout="row")
+    with pytest.raises(mc.MatcalcError, match="identifier"):
+        make(name="not a name")
+
+
+def test_full_column_rank_needs_tall_sizes() -> None:
+    rule = mc.Rule(name="tall", f=lambda X: (X * X).sum(), derivative=lambda X: 2 * X, wrt="X",
+                   inputs={"X": mc.matrix("n", "m", structure="full_column_rank")})
+    with pytest.raises(mc.MatcalcError, match="rows >= cols"):
+        mc.check(rule, sizes={"n": 2, "m": 4})
+
+
+def test_erratum_needs_a_flaw() -> None:
+    with pytest.raises(mc.MatcalcError, match="must say its flaw"):
+        make(refuted=True)
+
+
+def test_hessian_of_non_scalar() -> None:
+    rule = mc.Rule(name="hv", f=lambda x: x * x, derivative=lambda x: torch.eye(5), wrt="x",
+                   inputs={"x": mc.vector("n")}, kind="hessian")
+    with pytest.raises(mc.MatcalcError, match="needs a scalar f"):
+        mc.check(rule)
