@@ -100,8 +100,8 @@ def cmd_list() -> int:
         groups.setdefault(group_of(rule), []).append(rule)
     for group, rules in groups.items():
         print(f"\n{group} ({len(rules)})")
-        print(tabulate([[r.name, r.latex, r.conditions or "-"] for r in rules],
-                       headers=("rule", "statement", "conditions"), tablefmt="simple"))
+        print(tabulate([[r.name, r.latex, (r.flaw if r.refuted else r.conditions) or "-"] for r in rules],
+                       headers=("rule", "statement", "conditions / flaw"), tablefmt="simple"))
     verified = sum(not r.refuted for r in RULES.values())
     print(f"\n{len(RULES)} rules: {verified} verified identities, {len(RULES) - verified} errata")
     return 0
@@ -111,10 +111,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from matcalc.check import check
     from matcalc.sizes import scaled_sizes
     rule = _rules([args.name])[0]
+    n = _n(args.n)
     ok = True
     for dev in _devices(args.device):
         for dt in _dtypes(args.dtype):
-            sizes = scaled_sizes(rule.dims(), _n(args.n)) if args.n else None
+            sizes = scaled_sizes(rule.dims(), n) if n is not None else None
             res = check(rule, device=dev, dtype=dt, sizes=sizes, seed=args.seed,
                         oracle=args.oracle)
             print(res)

@@ -54,3 +54,16 @@ def render_page(rows: Sequence[Row]) -> str:
                                             *dtypes], tablefmt="pipe", disable_numparse=True))
         out.append("")
     return "\n".join(out)
+
+
+def summary_table() -> str:
+    """The README's catalog table: rules per group, with the seed identities spelled out."""
+    counts: dict[str, list[int]] = {}
+    for rule in RULES.values():
+        row = counts.setdefault(group_of(rule), [0, 0])
+        row[1 if rule.refuted else 0] += 1
+    table = [[g, str(ok), str(bad) if bad else "-"] for g, (ok, bad) in counts.items()]
+    total_ok = sum(ok for ok, _ in counts.values())
+    total_bad = sum(bad for _, bad in counts.values())
+    table.append(["**total**", f"**{total_ok}**", f"**{total_bad}**"])
+    return tabulate(table, headers=["group", "identities", "errata"], tablefmt="pipe", disable_numparse=True)

@@ -95,7 +95,7 @@ def run_report(rules: Iterable[Rule], *, devices: Sequence[str], dtypes: Sequenc
     """One row per rule x device x dtype."""
     rows: list[Row] = []
     for rule in rules:
-        sizes = scaled_sizes(rule.dims(), n) if n else None
+        sizes = scaled_sizes(rule.dims(), n) if n is not None else None
         for dev_name in devices:
             dev = resolve_device(rule, dev_name)
             for dt_name in dtypes:

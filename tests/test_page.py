@@ -19,3 +19,18 @@ def test_page_lists_every_rule() -> None:
     text = PAGE.read_text()
     for name in RULES:
         assert f"`{name}`" in text
+
+
+def test_readme_catalog_table_is_current() -> None:
+    from matcalc.page import summary_table
+
+    readme = (PAGE.parents[1] / "README.md").read_text()
+    assert summary_table() in readme, "README's catalog table is stale: paste matcalc.page.summary_table()"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    root = PAGE.parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    command = next(line for line in readme.splitlines() if "python -m pytest" in line)
+    assert command.strip() in ci
