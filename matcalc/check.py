@@ -23,6 +23,7 @@ import torch
 from matcalc import diagnose, oracles
 from matcalc.domains import Domain, default_sizes, draw
 from matcalc.errors import MatcalcError
+from matcalc.probe import probe_pairs
 from matcalc.rule import Rule
 from matcalc.tolerance import CONDITIONED_STRUCTURES, relative_error, tolerance
 
@@ -253,7 +254,7 @@ def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, in
                  device=dev.type, dtype=str(dt).removeprefix("torch."), sizes=sz, seed=seed,
                  refuted=rule.refuted, timings=timings)
     t0 = time.perf_counter()
-    out = ctx.call("f", rule.f, **inputs)
+    out, pullback = _evaluate_f(rule, ctx, inputs, oracle)
     _sync(dev)
     timings["f"] = time.perf_counter() - t0
     if not out.is_floating_point():
@@ -263,10 +264,25 @@ def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, in
     if rule.kind == "differential":
         _run_differential(rule, ctx, inputs, out, gen, oracle, probes, res)
     else:
-        _run_derivative(rule, ctx, inputs, out, gen, oracle, probes, memory_budget, res)
+        _run_derivative(rule, ctx, inputs, out, gen, oracle, probes, memory_budget, res, pullback)
     if not res.passed:
         res.counterexample = {k: v.detach().cpu() for k, v in inputs.items()}
     return res
+
+
+def _evaluate_f(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
+                oracle: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor] | None]:
+    """f at the inputs; for a probe check also its pullback, so f is evaluated only once."""
+    if rule.kind == "jacobian" and oracle in ("auto", "probe"):
+        name = rule.wrt_names[0]
+        try:
+            out, vjp_fn = torch.func.vjp(lambda w: rule.f(**{**inputs, name: w}), inputs[name])
+        except Exception:  # f misbehaves under torch.func: the plain call below reports it
+            pass
+        else:
+            if isinstance(out, torch.Tensor):
+                return out.detach(), lambda u: vjp_fn(u)[0]
+    return ctx.call("f", rule.f, **inputs), None
 
 
 def _finish(res: Result, claim: torch.Tensor, true: torch.Tensor, out_shape: tuple[int, ...],
@@ -304,7 +320,8 @@ def _numerator(rule: Rule, claim: torch.Tensor, out_shape: tuple[int, ...],
 
 def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
                     out: torch.Tensor, gen: torch.Generator, oracle: str, probes: int,
-                    memory_budget: int | None, res: Result) -> None:
+                    memory_budget: int | None, res: Result,
+                    pullback: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
     name = rule.wrt_names[0]
     x = inputs[name]
     hessian = rule.kind == "hessian"
@@ -354,7 +371,12 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
         assert claim is not None
         _finish(res, claim, true.detach(), out_shape, wrt_shape)
         return
-    claimed, true = _probe_pairs(rule, ctx, inputs, fn, x, out, claim, gen, probes)
+    claimed, true = probe_pairs(
+        fn=fn, x=x, out_shape=out_shape, claim=claim, hessian=hessian, k=probes, gen=gen,
+        claim_jvp=None if rule.jvp is None else lambda v: ctx.call("jvp", rule.jvp, v, **inputs),
+        claim_vjp=None if rule.vjp is None else lambda u: ctx.call("vjp", rule.vjp, u, **inputs),
+        pullback=pullback,
+    )
     _sync(x.device)
     timings["oracle"] = time.perf_counter() - t0
     _finish(res, claimed, true, (claimed.numel(),), (1,))
@@ -384,52 +406,6 @@ def _choose_oracle(rule: Rule, ctx: _Context, oracle: str, out_numel: int, x: to
             "(matrix-free) or raise memory_budget"
         )
     return oracle
-
-
-def _probe_pairs(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
-                 fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, out: torch.Tensor,
-                 claim: torch.Tensor | None, gen: torch.Generator,
-                 probes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stacked (claimed, true) values of D v_i and u_i^T D for Gaussian probes."""
-    hessian = rule.kind == "hessian"
-    claimed: list[torch.Tensor] = []
-    true: list[torch.Tensor] = []
-    scalar_fn = (lambda w: fn(w).reshape(())) if hessian else fn
-    out_shape = x.shape if hessian else out.shape
-    for _ in range(probes):
-        v = torch.randn(x.shape, generator=gen, device=x.device, dtype=torch.float64).to(x.dtype)
-        u = torch.randn(out_shape, generator=gen, device=x.device,
-                        dtype=torch.float64).to(x.dtype)
-        if hessian:
-            true.append(oracles.hvp(scalar_fn, x, v))
-            true.append(oracles.hvp(scalar_fn, x, u))  # H is symmetric: u^T H = (H u)^T
-        else:
-            true.append(oracles.true_jvp(fn, (x,), (v,)).detach())
-            true.append(oracles.true_vjp(fn, x, u).detach())
-        if claim is None:
-            assert rule.jvp is not None
-            claimed.append(ctx.call("jvp", rule.jvp, v, **inputs))
-            vjp = rule.vjp
-            claimed.append(ctx.call("vjp", vjp, u, **inputs) if vjp is not None
-                           else _vjp_from_jvp(ctx, rule, inputs, x, u))
-        else:
-            claimed.append(oracles.contract_right(claim, v))
-            claimed.append(oracles.contract_left(u, claim))
-    return (torch.cat([c.reshape(-1) for c in claimed]),
-            torch.cat([t.reshape(-1) for t in true]))
-
-
-def _vjp_from_jvp(ctx: _Context, rule: Rule, inputs: dict[str, torch.Tensor], x: torch.Tensor,
-                  u: torch.Tensor) -> torch.Tensor:
-    # Without a closed-form vjp, u^T D is the transpose of the (linear) claimed jvp map.
-    assert rule.jvp is not None
-    jvp = rule.jvp
-
-    def lin(v: torch.Tensor) -> torch.Tensor:
-        return jvp(v, **inputs)
-
-    _, pullback = torch.func.vjp(lin, torch.zeros_like(x))
-    return pullback(u)[0]
 
 
 def _run_taylor(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],

@@ -47,6 +47,20 @@ def _build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--page", metavar="PATH", help="also write the catalog page (markdown)")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
+    large = sub.add_parser("large", help="verify rules at large n with the probe oracle; time each stage")
+    large.add_argument("--rule", action="append", default=None, metavar="NAME")
+    large.add_argument("--n", type=int, default=8192)
+    large.add_argument("--device", default="cpu")
+    large.add_argument("--dtype", default="float64")
+    large.add_argument("--repeats", type=int, default=3)
+    large.add_argument("--format", default="github", choices=tuple(FORMATS))
+
+    sweep = sub.add_parser("sweep", help="false-alarm sweep: true rules x seeds x dtypes x oracles")
+    sweep.add_argument("--seeds", type=int, default=100)
+    sweep.add_argument("--oracle", action="append", default=None,
+                       choices=("jacobian", "func", "probe", "taylor"))
+    sweep.add_argument("--rule", action="append", default=None, metavar="NAME")
+
     from matcalc.bench_cli import add_bench_parser
     add_bench_parser(sub)
     return parser
@@ -150,6 +164,38 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_large(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from matcalc.large import LARGE_RULES, probe_breakdown
+    rules = _rules(args.rule or list(LARGE_RULES))
+    n, device, dtype = _n(args.n), _devices(args.device)[0], _dtypes(args.dtype)[0]
+    rows = [probe_breakdown(rule, n or 8192, device=device, dtype=dtype, repeats=max(args.repeats, 1))
+            for rule in rules]
+    if args.format == "json":
+        import json
+        print(json.dumps(rows, indent=2))
+    else:
+        cols = ("rule", "n", "device", "dtype", "passed", "draw_s", "f_s", "claim_s", "oracle_s",
+                "one_pass_s", "passes")
+        table = [[f"{r[c]:.4g}" if isinstance(r[c], float) else r[c] for c in cols] for r in rows]
+        print(tabulate(table, headers=[*cols[:5], "draw (s)", "f (s)", "claim (s)", "oracle (s)",
+                                       "one pass (s)", "passes beyond draw"],
+                       tablefmt=FORMATS[args.format], disable_numparse=True))
+    return 0 if all(r["passed"] for r in rows) else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from matcalc.sweep import render_sweep, sweep
+    if args.seeds < 1:
+        raise MatcalcError(f"--seeds must be a positive int, got {args.seeds}")
+    rules = [r for r in _rules(args.rule) if not r.refuted]
+    oracles = args.oracle or ["jacobian", "func", "probe", "taylor"]
+    counts = sweep(rules, seeds=range(args.seeds), oracles=oracles, dtypes=list(DTYPES))
+    print(render_sweep(counts))
+    return 0 if all(c.failures == 0 for c in counts) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
@@ -159,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "large":
+            return cmd_large(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         from matcalc.bench_cli import cmd_bench
         return cmd_bench(args)
     except MatcalcError as exc:
