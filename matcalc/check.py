@@ -177,7 +177,8 @@ class _Context:
         self.where = f"while checking rule {rule.name!r} at {dims} on {device.type}/" \
                      f"{str(dtype).removeprefix('torch.')}"
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.Tensor:
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, keep_graph: bool = False,
+             **kwargs: Any) -> torch.Tensor:
         try:
             value = fn(*args, **kwargs)
         except MatcalcError:
@@ -194,7 +195,8 @@ class _Context:
                 f"{what} returned {type(value).__name__}, not a tensor ({self.where}): "
                 "return a torch.Tensor"
             )
-        return value.detach()
+        # keep_graph: a claimed jvp is transposed by autograd when the rule gives no vjp.
+        return value if keep_graph else value.detach()
 
 
 def check(
@@ -341,16 +343,28 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
     claim: torch.Tensor | None = None
     if not matrix_free:
         t0 = time.perf_counter()
-        claim = _numerator(rule, ctx.call("the derivative", rule.derivative, **inputs),
-                           out_shape, wrt_shape)
+        raw = ctx.call("the derivative", rule.derivative, **inputs)
+        claim = _numerator(rule, raw, out_shape, wrt_shape)
         _sync(x.device)
         timings["claim"] = time.perf_counter() - t0
         expected = out_shape + wrt_shape
-        if tuple(claim.shape) != expected and chosen in ("probe", "taylor"):
+        declared = wrt_shape + out_shape if rule.layout == "denominator" and not hessian else expected
+        if tuple(raw.shape) != declared:
+            # Checked before any oracle: a claim declared in one layout must have that layout's
+            # shape, or a transposed gradient would pass as a numerator-layout Jacobian.
             res.error = math.inf
-            res.claim_shape, res.true_shape = tuple(claim.shape), expected
-            res.message = f"shape mismatch: claim has shape {tuple(claim.shape)}, " \
-                          f"the true derivative has shape {expected}"
+            res.claim_shape, res.true_shape = tuple(raw.shape), declared
+            res.message = (f"shape mismatch: layout={rule.layout!r} needs shape {declared}, "
+                           f"the claim has shape {tuple(raw.shape)}")
+            if chosen in ("jacobian", "func") and rule.kind == "jacobian" and declared != expected:
+                true = oracles.reference_jacobian(fn, x)
+                if tuple(raw.shape) == expected and relative_error(raw, true) <= res.tolerance:
+                    res.hints = ["matches the numerator layout: declare layout='numerator'"]
+            elif chosen in ("jacobian", "func"):
+                true = (oracles.reference_hessian(lambda w: fn(w).reshape(()), x) if hessian
+                        else oracles.reference_jacobian(fn, x))
+                res.hints = diagnose.hints(raw, true.detach(), tol=res.tolerance, out_shape=out_shape,
+                                           wrt_shape=wrt_shape)
             return
     t0 = time.perf_counter()
     if chosen == "taylor":
@@ -373,7 +387,8 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
         return
     claimed, true = probe_pairs(
         fn=fn, x=x, out_shape=out_shape, claim=claim, hessian=hessian, k=probes, gen=gen,
-        claim_jvp=None if rule.jvp is None else lambda v: ctx.call("jvp", rule.jvp, v, **inputs),
+        claim_jvp=None if rule.jvp is None else lambda v: ctx.call("jvp", rule.jvp, v, keep_graph=True,
+                                                                   **inputs),
         claim_vjp=None if rule.vjp is None else lambda u: ctx.call("vjp", rule.vjp, u, **inputs),
         pullback=pullback,
     )
@@ -499,6 +514,10 @@ def _run_differential(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor]
         df = ctx.call("the derivative", rule.derivative, **inputs, **kwargs)
         primals = tuple(inputs[n] for n in names)
         if res.oracle == "taylor":
+            if df.shape != out.shape:
+                claimed.append(df)
+                true.append(out)
+                break
             rates.append(_differential_rate(rule, ctx, inputs, names, dirs))
             continue
         claimed.append(df)
@@ -511,7 +530,7 @@ def _run_differential(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor]
         else:
             true.append(oracles.true_jvp(fn, primals, dirs).detach())
     res.timings["oracle"] = time.perf_counter() - t0
-    if res.oracle == "taylor":
+    if res.oracle == "taylor" and not claimed:
         outcome = oracles.TaylorOutcome(rates=rates)
         res.rates, res.passed, res.tolerance = rates, outcome.passed, 0.5
         res.error = 0.0 if outcome.worst is None else max(0.0, 2.0 - outcome.worst)

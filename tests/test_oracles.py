@@ -1,0 +1,99 @@
+"""The four oracles, the auto choice, the memory guard, large n, and the false-alarm sweep."""
+
+import pytest
+import torch
+
+import matcalc as mc
+from matcalc.catalog import RULES
+from matcalc.large import probe_breakdown
+from matcalc.sweep import sweep
+
+ORACLES = ["jacobian", "func", "probe", "taylor"]
+
+
+@pytest.mark.parametrize("oracle", ORACLES)
+def test_each_oracle_is_reported(oracle: str) -> None:
+    res = mc.check(RULES["quadratic_form"], oracle=oracle)
+    assert res.passed and res.oracle == oracle
+
+
+def test_auto_uses_the_reference_when_it_fits() -> None:
+    assert mc.check(RULES["linear_map"]).oracle == "jacobian"
+
+
+def test_auto_switches_to_probe_over_budget() -> None:
+    res = mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}, memory_budget=10_000)
+    assert res.passed and res.oracle == "probe"
+
+
+def test_memory_guard_raises_and_suggests_probe() -> None:
+    with pytest.raises(mc.MatcalcError, match="oracle='probe'"):
+        mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}, oracle="jacobian", memory_budget=10_000)
+
+
+def test_memory_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCALC_MEMORY_BUDGET", "1e4")
+    assert mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}).oracle == "probe"
+    monkeypatch.setenv("MATCALC_MEMORY_BUDGET", "lots")
+    with pytest.raises(mc.MatcalcError, match="MATCALC_MEMORY_BUDGET"):
+        mc.check(RULES["linear_map"])
+
+
+def test_probe_uses_matrix_free_claim_without_calling_derivative() -> None:
+    def explode(**_: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the probe oracle must not materialize the claim when jvp/vjp exist")
+
+    rule = RULES["linear_map"]
+    matrix_free = mc.Rule(name="mf", f=rule.f, derivative=explode, wrt="x", inputs=rule.inputs,
+                          jvp=rule.jvp, vjp=rule.vjp)
+    assert mc.check(matrix_free, oracle="probe", sizes={"n": 64, "m": 40}).passed
+
+
+def test_wrong_matrix_free_claim_fails() -> None:
+    rule = RULES["linear_map"]
+    wrong = mc.Rule(name="mf", f=rule.f, derivative=rule.derivative, wrt="x", inputs=rule.inputs,
+                    jvp=lambda v, x, A: A @ v, vjp=lambda u, x, A: 1.001 * (u @ A))
+    assert not mc.check(wrong, oracle="probe").passed
+
+
+def test_jvp_without_vjp_is_transposed_automatically() -> None:
+    rule = RULES["linear_map"]
+    only_jvp = mc.Rule(name="j", f=rule.f, derivative=rule.derivative, wrt="x", inputs=rule.inputs, jvp=rule.jvp)
+    assert mc.check(only_jvp, oracle="probe").passed
+
+
+def test_taylor_verifies_a_custom_autograd_function() -> None:
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):  # type: ignore[override]
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[override]
+            (x,) = ctx.saved_tensors
+            return 2 * x**2 * g  # wrong: should be 3 x^2
+
+    # The hand-written backward is wrong, so autograd-based oracles would agree with a wrong claim;
+    # the Taylor oracle uses only f, and rejects it.
+    wrong_backward_claim = mc.Rule(name="cube", f=lambda x: Cube.apply(x), derivative=lambda x: torch.diag(2 * x**2),
+                                   wrt="x", inputs={"x": mc.vector("n")})
+    assert mc.check(wrong_backward_claim, oracle="jacobian").passed  # autograd is fooled
+    res = mc.check(wrong_backward_claim, oracle="taylor")
+    assert not res.passed and res.rates and abs(res.rates[0] - 1) < 0.2
+    right = mc.Rule(name="cube_ok", f=lambda x: Cube.apply(x), derivative=lambda x: torch.diag(3 * x**2),
+                    wrt="x", inputs={"x": mc.vector("n")})
+    assert mc.check(right, oracle="taylor").passed
+
+
+def test_probe_breakdown_at_moderate_n() -> None:
+    row = probe_breakdown(RULES["quadratic_form"], 512, repeats=1)
+    assert row["passed"] and row["oracle"] == "probe"
+    assert row["one_pass_s"] > 0 and row["draw_s"] > 0 and row["input_bytes"] == 8 * (512 * 512 + 512)
+
+
+def test_false_alarm_sweep_small() -> None:
+    # The full sweep (100 seeds) is `matcalc sweep`; CI runs 10 seeds of every oracle and dtype.
+    counts = sweep([r for r in RULES.values() if not r.refuted], seeds=range(10), oracles=ORACLES,
+                   dtypes=["float64", "float32"])
+    assert sum(c.failures for c in counts) == 0, [c.failed for c in counts if c.failed]
