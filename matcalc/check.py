@@ -158,13 +158,14 @@ def draw_inputs(rule: Rule, sizes: Mapping[str, int], device: torch.device, dtyp
 
 
 def _direction(dom: Domain, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """A random tangent that stays inside a structured input's space (symmetric dA for eigh)."""
+    """A float64 random tangent that stays inside a structured input's space (symmetric dA
+    for eigh)."""
     v = torch.randn(like.shape, generator=gen, device=like.device, dtype=torch.float64)
     if dom.structure in ("symmetric", "spd", "separated_eigenvalues"):
         v = (v + v.T) / 2
     elif dom.structure == "diagonal":
         v = torch.diag(torch.diagonal(v))
-    return v.to(like.dtype)
+    return v
 
 
 class _Context:
@@ -255,8 +256,11 @@ def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, in
     res = Result(rule=rule.name, passed=False, error=math.inf, tolerance=tol, oracle=oracle,
                  device=dev.type, dtype=str(dt).removeprefix("torch."), sizes=sz, seed=seed,
                  refuted=rule.refuted, timings=timings)
+    # The truth is computed in float64 whatever the check's dtype: a float32 check then measures
+    # the claim's rounding alone, not the claim's plus the oracle's.
     t0 = time.perf_counter()
-    out, pullback = _evaluate_f(rule, ctx, inputs, oracle)
+    truth = inputs if dt == torch.float64 else {k: v.to(torch.float64) for k, v in inputs.items()}
+    out, pullback = _evaluate_f(rule, ctx, truth, oracle)
     _sync(dev)
     timings["f"] = time.perf_counter() - t0
     if not out.is_floating_point():
@@ -264,9 +268,9 @@ def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, in
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed + 1_000_003)  # directions: independent of the input stream
     if rule.kind == "differential":
-        _run_differential(rule, ctx, inputs, out, gen, oracle, probes, res)
+        _run_differential(rule, ctx, inputs, truth, out, gen, oracle, probes, res)
     else:
-        _run_derivative(rule, ctx, inputs, out, gen, oracle, probes, memory_budget, res, pullback)
+        _run_derivative(rule, ctx, inputs, truth, out, gen, oracle, probes, memory_budget, res, pullback)
     if not res.passed:
         res.counterexample = {k: v.detach().cpu() for k, v in inputs.items()}
     return res
@@ -321,11 +325,12 @@ def _numerator(rule: Rule, claim: torch.Tensor, out_shape: tuple[int, ...],
 
 
 def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
-                    out: torch.Tensor, gen: torch.Generator, oracle: str, probes: int,
-                    memory_budget: int | None, res: Result,
+                    truth: dict[str, torch.Tensor], out: torch.Tensor, gen: torch.Generator,
+                    oracle: str, probes: int, memory_budget: int | None, res: Result,
                     pullback: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
     name = rule.wrt_names[0]
-    x = inputs[name]
+    x = truth[name]
+    dt = inputs[name].dtype
     hessian = rule.kind == "hessian"
     if hessian and out.numel() != 1:
         raise MatcalcError(f"{ctx.where}: a hessian rule needs a scalar f, got shape "
@@ -334,7 +339,7 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
     wrt_shape = tuple(x.shape)
 
     def fn(w: torch.Tensor) -> torch.Tensor:
-        return rule.f(**{**inputs, name: w})
+        return rule.f(**{**truth, name: w})
 
     chosen = _choose_oracle(rule, ctx, oracle, math.prod(out_shape), x, memory_budget)
     res.oracle = chosen
@@ -368,7 +373,7 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
             return
     t0 = time.perf_counter()
     if chosen == "taylor":
-        _run_taylor(rule, ctx, inputs, fn, x, claim, gen, probes, res)
+        _run_taylor(rule, ctx, inputs, fn, x, claim, gen, probes, res)  # x: float64
         _sync(x.device)
         timings["oracle"] = time.perf_counter() - t0
         return
@@ -387,9 +392,9 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
         return
     claimed, true = probe_pairs(
         fn=fn, x=x, out_shape=out_shape, claim=claim, hessian=hessian, k=probes, gen=gen,
-        claim_jvp=None if rule.jvp is None else lambda v: ctx.call("jvp", rule.jvp, v, keep_graph=True,
-                                                                   **inputs),
-        claim_vjp=None if rule.vjp is None else lambda u: ctx.call("vjp", rule.vjp, u, **inputs),
+        claim_jvp=None if rule.jvp is None else lambda v: ctx.call("jvp", rule.jvp, v.to(dt),
+                                                                   keep_graph=True, **inputs),
+        claim_vjp=None if rule.vjp is None else lambda u: ctx.call("vjp", rule.vjp, u.to(dt), **inputs),
         pullback=pullback,
     )
     _sync(x.device)
@@ -492,13 +497,13 @@ def _run_taylor(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
 
 
 def _run_differential(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
-                      out: torch.Tensor, gen: torch.Generator, oracle: str, probes: int,
-                      res: Result) -> None:
+                      truth: dict[str, torch.Tensor], out: torch.Tensor, gen: torch.Generator,
+                      oracle: str, probes: int, res: Result) -> None:
     names = rule.wrt_names
     res.oracle = "func" if oracle == "auto" else oracle
 
     def fn(*ws: torch.Tensor) -> torch.Tensor:
-        return rule.f(**{**inputs, **dict(zip(names, ws, strict=True))})
+        return rule.f(**{**truth, **dict(zip(names, ws, strict=True))})
 
     # A differential of a scalar f is one number per direction, which a single direction can
     # make small by chance; every oracle therefore stacks ``probes`` directions.
@@ -510,9 +515,9 @@ def _run_differential(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor]
     rates: list[float | None] = []
     for _ in range(rounds):
         dirs = tuple(_direction(rule.inputs[n], inputs[n], gen) for n in names)
-        kwargs = {f"d{n}": d for n, d in zip(names, dirs, strict=True)}
+        kwargs = {f"d{n}": d.to(inputs[n].dtype) for n, d in zip(names, dirs, strict=True)}
         df = ctx.call("the derivative", rule.derivative, **inputs, **kwargs)
-        primals = tuple(inputs[n] for n in names)
+        primals = tuple(truth[n] for n in names)
         if res.oracle == "taylor":
             if df.shape != out.shape:
                 claimed.append(df)

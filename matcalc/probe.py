@@ -65,7 +65,7 @@ def probe_pairs(
     else:
         true.extend(_true_sides(fn, x, U, V, pullback))
     if claim is not None:
-        flat = claim.reshape(_numel(out_shape), x.numel())
+        flat = claim.reshape(_numel(out_shape), x.numel()).to(U.dtype)
         claimed.append((U.reshape(U.shape[0], -1) @ flat).reshape(U.shape[0], *x.shape))
         if V is not None:
             claimed.append((V.reshape(V.shape[0], -1) @ flat.T).reshape(V.shape[0], *out_shape))

@@ -28,7 +28,11 @@ def dY(x, A, B, C):
 
 
 def sep_eigh(A):
-    return torch.linalg.eigh(A)
+    """eigh with a fixed sign gauge (each eigenvector's largest-magnitude entry positive), so
+    that float32 and float64 solves return the same vectors."""
+    lam, V = torch.linalg.eigh(A)
+    pivot = V.abs().argmax(dim=0, keepdim=True)
+    return torch.return_types.linalg_eigh((lam, V * torch.sign(V.gather(0, pivot))))
 
 
 GROUP = "Matrix Cookbook"
@@ -219,6 +223,6 @@ RULES = (
             for lam, v in zip(sep_eigh(A).eigenvalues, sep_eigh(A).eigenvectors.T, strict=True)], dim=1),
         wrt=("A",), kind="differential", inputs={"A": matrix("n", "n", structure="separated_eigenvalues")},
         latex=r"\partial v_i = (\lambda_i I - A)^+ \partial A\, v_i", source=cb(68), section=EIG,
-        conditions="A real symmetric with distinct eigenvalues, v_i^T v_i = 1 (sign gauge of eigh); symmetric dA",
+        conditions="A real symmetric with distinct eigenvalues, v_i^T v_i = 1, sign gauge: largest entry positive; symmetric dA",
     ),
 )
