@@ -105,3 +105,26 @@ def test_tolerance_rejects_small_relative_errors() -> None:
                        derivative=lambda x, A, rel=rel: (1 + rel) * (x @ (A.T + A)), wrt="x", inputs=X_A)
         for n in (5, 64, 1024):
             assert not mc.check(rule, dtype=dtype, sizes={"n": n}).passed, (dtype, n)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.floats(min_value=-8, max_value=8).filter(lambda c: abs(c - 1) > 1e-6),
+       seed=st.integers(min_value=0, max_value=10_000))
+def test_any_constant_factor_is_rejected_and_named(c: float, seed: int) -> None:
+    rule = mc.Rule(name="scaled", f=lambda x, A: x @ A @ x, derivative=lambda x, A: c * (x @ (A.T + A)), wrt="x",
+                   inputs=X_A)
+    res = mc.check(rule, seed=seed, diagnose_structure=False)
+    assert not res.passed
+    text = str(res)
+    assert ("sign flipped" in text) if abs(c + 1) < 1e-9 else ("off by a factor of" in text or c == 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000), n=st.integers(min_value=1, max_value=40))
+def test_true_rule_passes_at_any_seed_and_size(seed: int, n: int) -> None:
+    for dtype in (torch.float64, torch.float32):
+        assert mc.check(mc.catalog["quadratic_form"], dtype=dtype, seed=seed, sizes={"n": n}).passed

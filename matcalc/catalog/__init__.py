@@ -67,6 +67,10 @@ def group_of(rule: Rule) -> str:
 
 
 class _CatalogModule(types.ModuleType, Mapping[str, Rule]):
+    # A module must stay hashable (import machinery and tools keep modules in sets), so identity
+    # equality is kept rather than Mapping's value equality.
+    __hash__ = types.ModuleType.__hash__
+    __eq__ = types.ModuleType.__eq__
     def __getitem__(self, name: str) -> Rule:
         try:
             return RULES[name]

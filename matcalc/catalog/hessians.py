@@ -9,6 +9,7 @@ import torch
 from matcalc.catalog._ops import det, eye_like, inv, tr
 from matcalc.catalog.cookbook_derivatives import Y_INPUTS, Y, dY
 from matcalc.domains import matrix, vector
+from matcalc.fast import logsumexp_hessian, norm_hessian, symmetric_sum
 from matcalc.rule import Rule
 
 SECTION = "Hessians"
@@ -39,7 +40,7 @@ GROUP = "Hessians"
 RULES = (
     Rule(
         name="hessian_quadratic_form",
-        f=lambda x, A: x @ A @ x, derivative=lambda x, A: A + A.T,
+        f=lambda x, A: x @ A @ x, derivative=lambda x, A: A + A.T, fast=lambda x, A: symmetric_sum(A),
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n")},
         latex=r"\nabla^2_x\, x^\top A x = A + A^\top", source="course book / Matrix Cookbook (98)", section=SECTION,
     ),
@@ -53,13 +54,14 @@ RULES = (
         name="hessian_norm",
         f=lambda x: torch.linalg.vector_norm(x),
         derivative=lambda x: (eye_like(x) - torch.outer(unit(x), unit(x))) / torch.linalg.vector_norm(x),
+        fast=norm_hessian,
         wrt="x", kind="hessian", inputs={"x": vector("n", nonzero=True)},
         latex=r"\nabla^2 \|x\|_2 = (I - \hat x \hat x^\top) / \|x\|_2,\ \hat x = x / \|x\|_2", source="standard (gradient of x/||x||)", section=SECTION,
         conditions="x != 0",
     ),
     Rule(
         name="hessian_logsumexp",
-        f=lambda x: torch.logsumexp(x, 0), derivative=softmax_jacobian,
+        f=lambda x: torch.logsumexp(x, 0), derivative=softmax_jacobian, fast=logsumexp_hessian,
         wrt="x", kind="hessian", inputs={"x": vector("n")},
         latex=r"\nabla^2 \mathrm{logsumexp}(x) = \mathrm{diag}(p) - p p^\top,\ p = \mathrm{softmax}(x)", source="standard (Boyd & Vandenberghe 3.1.5)", section=SECTION,
     ),

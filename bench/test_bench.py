@@ -1,0 +1,79 @@
+"""pytest-benchmark suite: every benchmarkable rule x method x n, grouped by rule.
+
+One function per cell, parametrized by rule, method and n in increasing n; a cell whose time,
+extrapolated from the same method at the previous n, would exceed --bench-budget is skipped with
+that prediction as the reason. CUDA cells synchronize around the timed call.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+from matcalc.bench import BENCH_RULES, _over_budget, applicable, default_ns, methods_for, thunk
+from matcalc.catalog import RULES
+from matcalc.check import draw_inputs
+from matcalc.sizes import scaled_sizes
+
+DEVICE = os.environ.get("MATCALC_BENCH_DEVICE", "cpu")
+HISTORY: dict[tuple[str, str], list[tuple[int, float]]] = {}
+INPUTS: dict[tuple[str, int, str, str], dict[str, torch.Tensor]] = {}
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name in BENCH_RULES:
+        rule = RULES[name]
+        for n in default_ns(rule, "cuda") if DEVICE == "cuda" else default_ns(rule, "cpu"):
+            for method in methods_for(rule):
+                cases.append(pytest.param(name, method, n, id=f"{name}-{method}-n{n}"))
+    return cases
+
+
+def _synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
+    if device != "cuda":
+        return fn
+
+    def run() -> Any:
+        out = fn()
+        torch.cuda.synchronize()
+        return out
+
+    return run
+
+
+@pytest.mark.parametrize(("name", "method", "n"), _cases())
+def test_cell(benchmark: Any, request: pytest.FixtureRequest, name: str, method: str, n: int) -> None:
+    device = request.config.getoption("--bench-device")
+    dtype = request.config.getoption("--bench-dtype")
+    max_n = request.config.getoption("--bench-max-n")
+    budget = request.config.getoption("--bench-budget")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("--bench-device cuda needs a GPU")
+    if max_n is not None and n > max_n:
+        pytest.skip(f"n={n} > --bench-max-n {max_n}")
+    rule = RULES[name]
+    reason = _over_budget(HISTORY.get((name, method), []), n, budget)
+    if reason:
+        pytest.skip(reason)
+    key = (name, n, device, dtype)
+    if key not in INPUTS:
+        INPUTS.clear()  # one size of inputs alive at a time
+        INPUTS[key] = draw_inputs(rule, scaled_sizes(rule.dims(), n), torch.device(device),
+                                  getattr(torch, dtype), 0)
+    inputs = INPUTS[key]
+    why = applicable(rule, method, inputs)
+    if why:
+        pytest.skip(why)
+    benchmark.group = name
+    benchmark.extra_info.update(rule=name, method=method, n=n, device=device, dtype=dtype)
+    rounds = 3 if n >= 4096 else 5
+    benchmark.pedantic(_synced(thunk(rule, method, inputs), device), rounds=rounds, warmup_rounds=1,
+                       iterations=1)
+    median = benchmark.stats["median"] if benchmark.stats else math.nan
+    HISTORY.setdefault((name, method), []).append((n, median))
