@@ -40,8 +40,9 @@ CLOSED_METHODS = frozenset({"closed_form", "fast"})
 
 def default_ns(rule: Rule, device: str) -> list[int]:
     """Geometric sizes: matrices up to 8192 on CPU (32768 on CUDA); vector-only rules further,
-    since a vector of 8192 entries is too small to leave the cache."""
-    vector_only = all(d.kind != "matrix" for d in rule.inputs.values())
+    since a vector of 8192 entries is too small to leave the cache. Hessians have n^2 outputs and
+    use the matrix range."""
+    vector_only = rule.kind != "hessian" and all(d.kind != "matrix" for d in rule.inputs.values())
     if vector_only:
         top = 2**26 if device == "cuda" else 2**22
         return [2**k for k in range(10, int(math.log2(top)) + 1, 2)]
@@ -71,7 +72,8 @@ class BenchRow:
 
 
 def copy_bandwidth(device: torch.device, dtype: torch.dtype, nbytes: int = 2**27) -> float:
-    """Bytes per second of dst.copy_(src) (one read plus one write), on preallocated buffers."""
+    """Bytes per second of dst.copy_(src) (one read plus one write of ``nbytes`` each), on
+    preallocated buffers."""
     numel = nbytes // torch.empty((), dtype=dtype).element_size()
     src = torch.ones(numel, dtype=dtype, device=device)
     dst = torch.empty_like(src)
@@ -165,7 +167,6 @@ def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device:
         dev, dt = resolve_device(rule, device), resolve_dtype(rule, dtype)
         last: dict[str, list[tuple[int, float]]] = {}
         skipped: dict[str, str] = {}
-        bandwidth = copy_bandwidth(dev, dt)
         for n in ns or default_ns(rule, dev.type):
             inputs = draw_inputs(rule, scaled_sizes(rule.dims(), n), dev, dt, 0)
             closed_time: float | None = None
@@ -180,18 +181,28 @@ def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device:
                     reason = f"needs {need / 2**30:.1f} GiB for the Jacobian, over the memory budget"
                 if reason:
                     row.skipped = reason
-                    skipped[method] = reason if "GiB" in reason else f"skipped at a smaller n: {reason}"
+                    skipped[method] = reason if reason.startswith(("needs", "over budget")) else \
+                        f"over budget at a smaller n ({reason})"
                     rows.append(row)
                     continue
                 if progress:
                     progress(f"{rule.name} n={n} {method}")
                 fn = thunk(rule, method, inputs)
-                row.median_s = median_time(fn, dev, repeats=repeats, warmup=1, budget_s=budget_s)
+                try:
+                    row.median_s = median_time(fn, dev, repeats=repeats, warmup=1, budget_s=budget_s)
+                except Exception as exc:  # an autograd mode that does not support this f
+                    row.skipped = f"raised {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
+                    skipped[method] = row.skipped
+                    rows.append(row)
+                    continue
                 last.setdefault(method, []).append((n, row.median_s))
                 if method in CLOSED_METHODS:
                     out = fn()
                     row.bytes_moved = _bytes_moved(inputs, out)
                     if row.bytes_moved:
+                        # Copy bandwidth at this working-set size: in-cache data moves faster
+                        # than DRAM, and the floor must be the one this size can reach.
+                        bandwidth = copy_bandwidth(dev, dt, max(row.bytes_moved // 2, 2**20))
                         row.floor_s = row.bytes_moved / bandwidth
                         row.x_floor = row.median_s / row.floor_s
                     if method == "closed_form":
@@ -216,7 +227,7 @@ def _over_budget(history: list[tuple[int, float]], n: int, budget_s: float) -> s
         if t0 > 0 and n1 != n0:
             exponent = min(max(math.log(t1 / t0) / math.log(n1 / n0), 1.0), 4.0)
     predicted = t1 * (n / n1) ** exponent
-    return f"predicted {predicted:.3g} s > budget {budget_s:g} s" if predicted > budget_s else ""
+    return f"over budget: predicted {predicted:.3g} s > {budget_s:g} s" if predicted > budget_s else ""
 
 
 def _bytes_moved(inputs: dict[str, torch.Tensor], out: Any) -> int:

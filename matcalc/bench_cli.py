@@ -48,22 +48,27 @@ def render_bench(rows: list[BenchRow], fmt: str = "github") -> str:
 
 
 def verdicts(rows: list[BenchRow]) -> str:
-    """One line per rule at its largest n: is the closed form at least as fast as autograd?"""
+    """One line per rule at the largest n where autograd still ran: is the closed form at least
+    as fast? Larger sizes where every autograd method was over budget are named too."""
     lines = []
     for rule in dict.fromkeys(r.rule for r in rows):
         timed = [r for r in rows if r.rule == rule and r.median_s is not None]
-        if not timed:
+        both = sorted({r.n for r in timed if fastest_autograd(rows, rule, r.n) is not None
+                       and any(c.n == r.n and c.method in ("closed_form", "fast") for c in timed)})
+        if not both:
             continue
-        n = max(r.n for r in timed)
+        n = both[-1]
         best = fastest_autograd(rows, rule, n)
         closed = min((r for r in timed if r.n == n and r.method in ("closed_form", "fast")),
-                     key=lambda r: r.median_s or 0.0, default=None)
-        if closed is None or best is None or closed.median_s is None or best.median_s is None:
-            continue
+                     key=lambda r: r.median_s or 0.0)
+        assert best is not None and best.median_s is not None and closed.median_s is not None
         verdict = "closed form as fast or faster" if closed.median_s <= best.median_s else "AUTOGRAD FASTER"
         floor = "" if closed.x_floor is None else f", {closed.x_floor:.2f}x the bandwidth floor"
+        beyond = sorted({r.n for r in timed if r.n > n and r.method in ("closed_form", "fast")})
+        more = f"; closed form alone up to n={beyond[-1]} (autograd over budget)" if beyond else ""
+        ratio = best.median_s / closed.median_s
         lines.append(f"{rule} n={n}: {closed.method} {_fmt_s(closed.median_s)} vs {best.method} "
-                     f"{_fmt_s(best.median_s)} ({best.median_s / closed.median_s:.3g}x): {verdict}{floor}")
+                     f"{_fmt_s(best.median_s)} ({ratio:.3g}x): {verdict}{floor}{more}")
     return "\n".join(lines)
 
 
@@ -72,6 +77,7 @@ def plot(rows: list[BenchRow], path: str) -> None:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError as exc:
         raise MatcalcError("--plot needs matplotlib: pip install 'matcalc[plot]'") from exc
     rules = list(dict.fromkeys(r.rule for r in rows))
@@ -83,6 +89,8 @@ def plot(rows: list[BenchRow], path: str) -> None:
             pts = [(r.n, r.median_s) for r in rows if r.rule == rule and r.method == method and r.median_s]
             if pts:
                 ax.loglog(*zip(*pts, strict=True), marker="o", label=method)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(rule)
         ax.set_xlabel("n")
         ax.set_ylabel("median seconds")
