@@ -256,10 +256,8 @@ def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, in
     res = Result(rule=rule.name, passed=False, error=math.inf, tolerance=tol, oracle=oracle,
                  device=dev.type, dtype=str(dt).removeprefix("torch."), sizes=sz, seed=seed,
                  refuted=rule.refuted, timings=timings)
-    # The truth is computed in float64 whatever the check's dtype: a float32 check then measures
-    # the claim's rounding alone, not the claim's plus the oracle's.
     t0 = time.perf_counter()
-    truth = inputs if dt == torch.float64 else {k: v.to(torch.float64) for k, v in inputs.items()}
+    truth = _truth_inputs(inputs, dt)
     out, pullback = _evaluate_f(rule, ctx, truth, oracle)
     _sync(dev)
     timings["f"] = time.perf_counter() - t0
@@ -274,6 +272,23 @@ def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, in
     if not res.passed:
         res.counterexample = {k: v.detach().cpu() for k, v in inputs.items()}
     return res
+
+
+# Up to this many bytes of float64 copies, a lower-precision check computes its truth in float64.
+TRUTH_UPCAST_MAX_BYTES = 64 * 2**20
+
+
+def _truth_inputs(inputs: dict[str, torch.Tensor], dt: torch.dtype) -> dict[str, torch.Tensor]:
+    """The inputs the oracle differentiates. A float32 check computes its truth in float64, so it
+    measures the claim's rounding alone, not the claim's plus the oracle's; past
+    TRUTH_UPCAST_MAX_BYTES (large-n probe checks) the copy would cost more passes over memory than
+    the whole check, and the truth stays in the check's dtype."""
+    if dt == torch.float64:
+        return inputs
+    upcast_bytes = sum(v.numel() for v in inputs.values()) * 8
+    if upcast_bytes > TRUTH_UPCAST_MAX_BYTES:
+        return inputs
+    return {k: v.to(torch.float64) for k, v in inputs.items()}
 
 
 def _evaluate_f(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],

@@ -18,7 +18,8 @@ Why this shape:
     eigenvalues) have condition number at most KAPPA = 10 by construction (see domains.py).
     Derivatives through an inverse are conditioned like d(X^-1) = -X^-1 dX X^-1, i.e. up to
     KAPPA^2, so float64 (where claim and oracle both round) uses p = 2. A float32 check computes
-    its truth in float64 (check.py), so only the claim rounds; it uses p = 1, because KAPPA^2
+    its truth in float64 (check.py; up to 64 MiB of copies, so every catalog-sized check), so only
+    the claim rounds; it uses p = 1, because KAPPA^2
     would put the bound at 1.7e-3 for n = 5 and a float32 check must reject a 1e-3 error. The
     100-seed sweep (`matcalc sweep`) records how far below these bounds the true rules stay.
   * C = 64 for float32/float64 leaves room for a formula that rounds differently than autograd

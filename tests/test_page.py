@@ -34,3 +34,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (root / ".ci" / "run").read_text()
     command = next(line for line in readme.splitlines() if "python -m pytest" in line)
     assert command.strip() in ci
+
+
+def test_readme_documents_every_structure() -> None:
+    from matcalc.domains import MATRIX_STRUCTURES
+
+    readme = (PAGE.parents[1] / "README.md").read_text()
+    for name, guarantee in MATRIX_STRUCTURES.items():
+        assert f'structure="{name}"' in readme and guarantee in readme, name
