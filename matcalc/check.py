@@ -178,8 +178,16 @@ class _Context:
         self.where = f"while checking rule {rule.name!r} at {dims} on {device.type}/" \
                      f"{str(dtype).removeprefix('torch.')}"
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, keep_graph: bool = False,
-             **kwargs: Any) -> torch.Tensor:
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self._call(what, fn, args, kwargs, keep_graph=False)
+
+    def call_keep_graph(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Like call, but the result stays differentiable: a claimed jvp is transposed by autograd
+        when the rule gives no vjp."""
+        return self._call(what, fn, args, kwargs, keep_graph=True)
+
+    def _call(self, what: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+              *, keep_graph: bool) -> torch.Tensor:
         try:
             value = fn(*args, **kwargs)
         except MatcalcError:
@@ -196,7 +204,6 @@ class _Context:
                 f"{what} returned {type(value).__name__}, not a tensor ({self.where}): "
                 "return a torch.Tensor"
             )
-        # keep_graph: a claimed jvp is transposed by autograd when the rule gives no vjp.
         return value if keep_graph else value.detach()
 
 
@@ -297,7 +304,7 @@ def _evaluate_f(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
     if rule.kind == "jacobian" and oracle in ("auto", "probe"):
         name = rule.wrt_names[0]
         try:
-            out, vjp_fn = torch.func.vjp(lambda w: rule.f(**{**inputs, name: w}), inputs[name])
+            out, vjp_fn = torch.func.vjp(lambda w: rule.f(**{**inputs, name: w}), inputs[name])[:2]
         except Exception:  # f misbehaves under torch.func: the plain call below reports it
             pass
         else:
@@ -405,11 +412,11 @@ def _run_derivative(rule: Rule, ctx: _Context, inputs: dict[str, torch.Tensor],
         assert claim is not None
         _finish(res, claim, true.detach(), out_shape, wrt_shape)
         return
+    jvp, vjp = rule.jvp, rule.vjp
     claimed, true = probe_pairs(
         fn=fn, x=x, out_shape=out_shape, claim=claim, hessian=hessian, k=probes, gen=gen,
-        claim_jvp=None if rule.jvp is None else lambda v: ctx.call("jvp", rule.jvp, v.to(dt),
-                                                                   keep_graph=True, **inputs),
-        claim_vjp=None if rule.vjp is None else lambda u: ctx.call("vjp", rule.vjp, u.to(dt), **inputs),
+        claim_jvp=None if jvp is None else lambda v: ctx.call_keep_graph("jvp", jvp, v.to(dt), **inputs),
+        claim_vjp=None if vjp is None else lambda u: ctx.call("vjp", vjp, u.to(dt), **inputs),
         pullback=pullback,
     )
     _sync(x.device)

@@ -67,7 +67,7 @@ def true_jvp(fn: Callable[..., torch.Tensor], primals: tuple[torch.Tensor, ...],
 
 def true_vjp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
              u: torch.Tensor) -> torch.Tensor:
-    _, pullback = torch.func.vjp(fn, x)
+    _, pullback = torch.func.vjp(fn, x)[:2]
     return pullback(u)[0]
 
 

@@ -88,7 +88,7 @@ def _true_sides(fn: Fn, x: torch.Tensor, U: torch.Tensor, V: torch.Tensor | None
     8 passes over A for f = A x (n = 8192) against 1.5 here.
     """
     if pullback is None:
-        _, vjp_fn = torch.func.vjp(fn, x)
+        _, vjp_fn = torch.func.vjp(fn, x)[:2]
         pullback = lambda u: vjp_fn(u)[0]
     pb = pullback
 
@@ -98,7 +98,7 @@ def _true_sides(fn: Fn, x: torch.Tensor, U: torch.Tensor, V: torch.Tensor | None
     if V is None:
         return [rows(U).detach()]
     try:
-        uj, pb2 = torch.func.vjp(rows, U)
+        uj, pb2 = torch.func.vjp(rows, U)[:2]
         jv = pb2(V)[0]
     except Exception:  # a backward formula that is not itself differentiable: forward mode
         uj = rows(U)
@@ -115,5 +115,5 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _vjp_of(jvp: Fn, x: torch.Tensor) -> Fn:
     """Without a closed-form vjp, u^T D is the transpose of the (linear) claimed jvp map."""
-    _, pullback = torch.func.vjp(jvp, torch.zeros_like(x))
+    _, pullback = torch.func.vjp(jvp, torch.zeros_like(x))[:2]
     return lambda u: pullback(u)[0]

@@ -128,3 +128,15 @@ def test_any_constant_factor_is_rejected_and_named(c: float, seed: int) -> None:
 def test_true_rule_passes_at_any_seed_and_size(seed: int, n: int) -> None:
     for dtype in (torch.float64, torch.float32):
         assert mc.check(mc.catalog["quadratic_form"], dtype=dtype, seed=seed, sizes={"n": n}).passed
+
+
+def test_half_precision_checks_elementwise_rules() -> None:
+    # float16 / bfloat16 are meaningful for elementwise and short-sum rules; their tolerance is
+    # 4 eps sqrt(n): about 9e-3 (float16) and 7e-2 (bfloat16) at n = 5.
+    for dtype in (torch.float16, torch.bfloat16):
+        for name in ("elementwise_exp", "course_sum", "squared_norm_gradient", "quadratic_form"):
+            assert mc.check(mc.catalog[name], dtype=dtype).passed, (name, dtype)
+    off = mc.Rule(name="off", f=lambda x: torch.exp(x), derivative=lambda x: 1.05 * torch.diag(torch.exp(x)), wrt="x",
+                  inputs={"x": mc.vector("n")})
+    assert not mc.check(off, dtype=torch.float16).passed
+    assert not mc.check(mc.catalog["slip_quadratic_form_2Ax"], dtype=torch.bfloat16).passed

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Iterable
+
 import torch
 
 inv = torch.linalg.inv
@@ -106,3 +110,8 @@ def unit_entries(shape: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
     """The identity on a matrix space as a 4-tensor: [k, l, i, j] = delta(k, i) delta(l, j)."""
     n = shape[0] * shape[1]
     return torch.eye(n, dtype=like.dtype, device=like.device).reshape(*shape, *shape)
+
+
+def tsum(terms: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The sum of a non-empty sequence of tensors (the Cookbook's sum_r)."""
+    return functools.reduce(operator.add, terms)

@@ -15,7 +15,7 @@ Y_INPUTS = {"x": scalar(positive=True), "A": matrix("n", "n", structure="inverti
             "B": matrix("n", "n", structure="orthogonal"), "C": matrix("n", "n", structure="orthogonal")}
 
 
-def cb(eq: str) -> str:
+def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 

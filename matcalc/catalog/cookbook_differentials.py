@@ -14,7 +14,7 @@ from matcalc.rule import Rule
 SECTION = "2.0 differentials"
 
 
-def cb(eq: str) -> str:
+def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 

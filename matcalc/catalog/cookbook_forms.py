@@ -4,7 +4,7 @@ forms are here, the printed ones are in errata.py."""
 
 import torch
 
-from matcalc.catalog._ops import eye_like, mpow, unit_entries
+from matcalc.catalog._ops import eye_like, mpow, tsum, unit_entries
 from matcalc.domains import matrix, scalar, vector
 from matcalc.rule import Rule
 
@@ -12,12 +12,12 @@ FIRST, SECOND, HIGHER, GRAD = "2.4.1 first order", "2.4.2 second order", "2.4.3 
 P = 3  # the power p in 90-92 (the Cookbook's statements hold for every p >= 1)
 
 
-def cb(eq: str) -> str:
+def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 
 def power_sum_90(X):
-    return sum(torch.einsum("ki,jl->klij", mpow(X, r), mpow(X, P - 1 - r)) for r in range(P))
+    return tsum(torch.einsum("ki,jl->klij", mpow(X, r), mpow(X, P - 1 - r)) for r in range(P))
 
 
 def quad_79(X, B):
@@ -215,14 +215,14 @@ RULES = (
     Rule(
         name="cookbook_91_aT_Xp_b",
         f=lambda X, a, b: a @ mpow(X, P) @ b,
-        derivative=lambda X, a, b: sum(mpow(X, r).T @ torch.outer(a, b) @ mpow(X, P - 1 - r).T for r in range(P)),
+        derivative=lambda X, a, b: tsum(mpow(X, r).T @ torch.outer(a, b) @ mpow(X, P - 1 - r).T for r in range(P)),
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
         latex=r"\frac{\partial a^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top a b^\top (X^{p-1-r})^\top\ (p = 3)", source=cb(91), section=HIGHER,
     ),
     Rule(
         name="cookbook_92_corrected",
         f=lambda X, a, b: a @ mpow(X, P).T @ mpow(X, P) @ b,
-        derivative=lambda X, a, b: sum(
+        derivative=lambda X, a, b: tsum(
             mpow(X, r).T @ mpow(X, P) @ (torch.outer(a, b) + torch.outer(b, a)) @ mpow(X, P - 1 - r).T for r in range(P)),
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
         latex=r"\frac{\partial a^\top (X^p)^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top X^p (a b^\top + b a^\top) (X^{p-1-r})^\top",

@@ -35,7 +35,7 @@ SECTION = "2.8 structured matrices"
 FREE = "per-free-parameter partials (Cookbook convention)"
 
 
-def cb(eq: str) -> str:
+def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from matcalc.catalog._ops import eye_like, inv, mpow, sincos, tr
+from matcalc.catalog._ops import eye_like, inv, mpow, sincos, tr, tsum
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
@@ -13,7 +13,7 @@ VNORM, MNORM = "2.6 vector norms", "2.7 matrix norms"
 K = 4  # the power k in 121 and 122
 
 
-def cb(eq: str) -> str:
+def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 
@@ -209,7 +209,7 @@ RULES = (
     Rule(
         name="cookbook_122_trace_A_power",
         f=lambda X, A: tr(A @ mpow(X, K)),
-        derivative=lambda X, A: sum((mpow(X, r) @ A @ mpow(X, K - r - 1)).T for r in range(K)),
+        derivative=lambda X, A: tsum((mpow(X, r) @ A @ mpow(X, K - r - 1)).T for r in range(K)),
         wrt="X", inputs={"X": matrix("n", "n"), "A": matrix("n", "n")},
         latex=r"\frac{\partial \mathrm{Tr}(A X^k)}{\partial X} = \sum_{r=0}^{k-1} (X^r A X^{k-r-1})^\top\ (k = 4)", source=cb(122), section=HIGHER,
     ),

@@ -6,8 +6,9 @@ catalog rule is correct (``correct``). The catalog's tests expect every entry he
 
 import torch
 
-from matcalc.catalog._ops import det, dg, eye_like, inv, mpow, tr
+from matcalc.catalog._ops import det, dg, eye_like, inv, mpow, tr, tsum
 from matcalc.catalog.cookbook_forms import P
+from matcalc.catalog.cookbook_traces import rule_127
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
@@ -17,13 +18,8 @@ SLIP = "common hand-derivation slip"
 
 def printed_92(X, a, b):
     ab = torch.outer(a, b)
-    return sum(mpow(X, P - 1 - r) @ ab @ mpow(X, P).T @ mpow(X, r)
+    return tsum(mpow(X, P - 1 - r) @ ab @ mpow(X, P).T @ mpow(X, r)
                + mpow(X, r).T @ mpow(X, P) @ ab @ mpow(X, P - 1 - r).T for r in range(P))
-
-
-def printed_127(X, A, B, C):
-    K_ = inv(A + X.T @ C @ X)
-    return -2 * C @ X @ K_ @ X.T @ B @ X @ K_ + 2 * B @ X @ K_
 
 
 GROUP = "errata"
@@ -52,7 +48,7 @@ RULES = (
     Rule(
         name="cookbook_127_printed_nonsymmetric_A",
         f=lambda X, S, K, B, C: tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X)),
-        derivative=lambda X, S, K, B, C: printed_127(X, S + (K - K.T) / 2, B, C),
+        derivative=lambda X, S, K, B, C: rule_127(X, S + (K - K.T) / 2, B, C),  # the printed formula
         wrt="X", inputs={"X": matrix("n", "m"), "S": matrix("m", "m", structure="spd"), "K": matrix("m", "m"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
         latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((A + X^\top CX)^{-1}(X^\top BX)) = -2CX K^{-1}X^\top BXK^{-1} + 2BXK^{-1}",
