@@ -8,7 +8,6 @@ that prediction as the reason. CUDA cells synchronize around the timed call.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,19 +19,22 @@ from matcalc.catalog import RULES
 from matcalc.check import draw_inputs
 from matcalc.sizes import scaled_sizes
 
-DEVICE = os.environ.get("MATCALC_BENCH_DEVICE", "cpu")
 HISTORY: dict[tuple[str, str], list[tuple[int, float]]] = {}
 INPUTS: dict[tuple[str, int, str, str], dict[str, torch.Tensor]] = {}
 
 
-def _cases() -> list[Any]:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Cells in increasing n per rule and method, over the chosen device's size range."""
+    if "method" not in metafunc.fixturenames:
+        return
+    device = metafunc.config.getoption("--bench-device")
     cases = []
     for name in BENCH_RULES:
         rule = RULES[name]
-        for n in default_ns(rule, "cuda") if DEVICE == "cuda" else default_ns(rule, "cpu"):
+        for n in default_ns(rule, device):
             for method in methods_for(rule):
                 cases.append(pytest.param(name, method, n, id=f"{name}-{method}-n{n}"))
-    return cases
+    metafunc.parametrize(("name", "method", "n"), cases)
 
 
 def _synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
@@ -47,7 +49,6 @@ def _synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
     return run
 
 
-@pytest.mark.parametrize(("name", "method", "n"), _cases())
 def test_cell(benchmark: Any, request: pytest.FixtureRequest, name: str, method: str, n: int) -> None:
     device = request.config.getoption("--bench-device")
     dtype = request.config.getoption("--bench-dtype")

@@ -10,7 +10,14 @@ from typing import Any
 
 from tabulate import tabulate
 
-from matcalc.bench import BENCH_RULES, BenchRow, fastest_autograd, run_bench
+from matcalc.bench import (
+    BENCH_RULES,
+    HESSIAN_METHODS,
+    JACOBIAN_METHODS,
+    BenchRow,
+    fastest_autograd,
+    run_bench,
+)
 from matcalc.errors import MatcalcError
 
 
@@ -109,6 +116,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     dtype = _dtypes(args.dtype)[0]
     if args.n and any(n < 1 for n in args.n):
         raise MatcalcError("--n must be positive ints")
+    known = set(JACOBIAN_METHODS) | set(HESSIAN_METHODS)
+    unknown = [m for m in args.method or [] if m not in known]
+    if unknown:
+        raise MatcalcError(f"unknown method {unknown[0]!r}: use one of {', '.join(sorted(known))}")
     if args.budget <= 0 or args.repeats < 1:
         raise MatcalcError("--budget must be > 0 and --repeats >= 1")
     show = not args.quiet

@@ -86,3 +86,34 @@ def test_list_groups_with_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Matrix Cookbook / 2.1 determinant (" in out
     assert "\nerrata (" in out
     assert "verified identities" in out
+
+
+def test_bench_json_rows_and_progress(tmp_path) -> None:
+    plot = tmp_path / "bench.png"
+    proc = run("bench", "--rule", "quadratic_form", "--rule", "hessian_norm", "--n", "64", "--n", "128",
+               "--repeats", "2", "--json", "-", "--plot", str(plot))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    for key in ("rule", "method", "n", "device", "dtype", "median_s"):
+        assert all(key in r for r in rows)
+    methods = {r["method"] for r in rows if r["rule"] == "quadratic_form"}
+    assert {"closed_form", "fast", "jacobian", "jacrev", "jacfwd", "backward", "probe_check"} <= methods
+    assert {r["method"] for r in rows if r["rule"] == "hessian_norm"} >= {"hessian", "hessian_vectorized", "func_hessian"}
+    closed = [r for r in rows if r["method"] in ("closed_form", "fast") and r["median_s"]]
+    assert closed and all(r["x_floor"] and r["x_floor"] > 0 for r in closed)
+    assert "bench: quadratic_form n=64" in proc.stderr
+    assert plot.stat().st_size > 10_000
+
+
+def test_bench_table_has_speedups_and_floor() -> None:
+    proc = run("bench", "--rule", "squared_norm_gradient", "--n", "4096", "--repeats", "2", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "vs closed form" in proc.stdout and "x floor" in proc.stdout
+    assert "squared_norm_gradient n=4096" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_bench_misuse() -> None:
+    for args in (["bench", "--method", "nope"], ["bench", "--n", "0"], ["bench", "--rule", "missing"]):
+        proc = run(*args)
+        assert proc.returncode == 2 and proc.stderr.startswith("matcalc: error:"), args
