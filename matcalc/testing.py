@@ -5,12 +5,14 @@ Example::
     >>> import torch
     >>> import matcalc as mc
     >>> from matcalc.testing import assert_derivative
-    >>> assert_derivative(
+    >>> results = assert_derivative(
     ...     lambda x, A: x @ A @ x,
     ...     lambda x, A: (A + A.T) @ x,
     ...     wrt="x",
     ...     inputs={"x": mc.vector("n"), "A": mc.matrix("n", "n")},
     ... )
+    >>> len(results), all(r.passed for r in results)
+    (3, True)
 """
 
 from __future__ import annotations
