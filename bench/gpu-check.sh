@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One script for a short session on a GPU machine: the CUDA tests, `matcalc report --device cuda`,
-# the probe oracle at large n and the benchmark, all written under OUTDIR (about 8 minutes on an
-# H100). It needs only what the GPU image has (torch, pytest, pytest-benchmark, tabulate,
+# the probe oracle at large n and the benchmark, all written under OUTDIR (at most 8.5 minutes: each
+# step has a time limit). It needs only what the GPU image has (torch, pytest, pytest-benchmark, tabulate,
 # matplotlib): the package runs from this checkout through PYTHONPATH.
 #
 #   bench/gpu-check.sh OUTDIR                                   # on the GPU machine
@@ -29,11 +29,12 @@ step() {  # name, seconds, command...: run one step with a time limit, record it
 }
 
 : > "$out/steps.txt"
-step tests 180 env MATCALC_SEEDS=$SEEDS "$PY" -m pytest tests/test_catalog.py tests/test_determinism.py \
+nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
+step tests 150 env MATCALC_SEEDS=$SEEDS "$PY" -m pytest tests/test_catalog.py tests/test_determinism.py \
     -k "$DEVICE" -q -p no:cacheprovider
-step report 120 "$PY" -m matcalc report --device "$DEVICE" --format markdown --quiet
-step large 90 "$PY" -m matcalc large --device "$DEVICE" --n "$LARGE_N" --format markdown
-step bench 200 "$PY" -m matcalc bench --device "$DEVICE" "${BENCH_SIZES[@]}" --budget 2 --repeats 3 \
+step report 100 "$PY" -m matcalc report --device "$DEVICE" --format markdown --quiet
+step large 80 "$PY" -m matcalc large --device "$DEVICE" --n "$LARGE_N" --format markdown
+step bench 180 "$PY" -m matcalc bench --device "$DEVICE" "${BENCH_SIZES[@]}" --budget 2 --repeats 3 \
     --json "$out/bench.json" --plot "$out/bench.png" --quiet
 "$PY" bench/gpu_summary.py "$out" "$DEVICE" > "$out/summary.md"
 cat "$out/summary.md"
