@@ -55,6 +55,21 @@ def structure_matrices(X):
     return out
 
 
+def tABA_grad(A, B):
+    """The unconstrained gradient of Tr(A B A): A^T B^T + B^T A^T."""
+    return A.T @ B.T + B.T @ A.T
+
+
+def chain_137(X):
+    """Tr((dg/dU)^T dU/dX_ij) for every (i, j), with dU_kl/dX_ij written out entrywise."""
+    U = X @ X + torch.sin(X)
+    G = 2 * inv(U @ U.T + eye_like(U)) @ U + 3 * U * U
+    eye = eye_like(X)
+    dU = (torch.einsum("ki,jl->klij", eye, X) + torch.einsum("ki,lj->klij", X, eye)
+          + torch.einsum("ki,lj,ij->klij", eye, eye, torch.cos(X)))
+    return torch.einsum("kl,klij->ij", G, dU)
+
+
 def chain_136(X):
     s = torch.sin(X)
     U = X @ X + s
@@ -79,13 +94,32 @@ RULES = (
         derivative=chain_136,
         wrt="X", inputs={"X": matrix("n", "n")},
         latex=r"\frac{\partial g(U)}{\partial X_{ij}} = \sum_{kl} \frac{\partial g}{\partial U_{kl}} \frac{\partial U_{kl}}{\partial X_{ij}} = \mathrm{Tr}\left[\left(\frac{\partial g}{\partial U}\right)^\top \frac{\partial U}{\partial X_{ij}}\right]",
-        source=cb("136, 137"), section=SECTION,
+        source=cb(136), section=SECTION,
         conditions="instance U = X^2 + sin(X) (elementwise sin), g = logdet(U U^T + I) + sum(U^3)",
+    ),
+    Rule(
+        name="cookbook_133_parameterised_chain_rule",
+        f=lambda X, B: tr(sym_from_upper(X) @ B @ sym_from_upper(X)),
+        derivative=lambda X, B: torch.einsum("kl,klij->ij", tABA_grad(sym_from_upper(X), B), structure_matrices(X)),
+        wrt="X", inputs={"X": matrix("n", "n"), "B": matrix("n", "n")},
+        latex=r"\frac{df}{dA_{ij}} = \sum_{kl} \frac{\partial f}{\partial A_{kl}} \frac{\partial A_{kl}}{\partial A_{ij}} = \mathrm{Tr}\left[\left(\frac{\partial f}{\partial A}\right)^\top \frac{\partial A}{\partial A_{ij}}\right]",
+        source=cb(133), section=SECTION,
+        conditions="A = A(theta) structured (instance: symmetric, theta = upper triangle), f = Tr(A B A); per-free-parameter partials",
+    ),
+    Rule(
+        name="cookbook_137_chain_rule_trace_form",
+        f=lambda X: torch.logdet((X @ X + torch.sin(X)) @ (X @ X + torch.sin(X)).T + eye_like(X))
+        + ((X @ X + torch.sin(X)) ** 3).sum(),
+        derivative=chain_137,
+        wrt="X", inputs={"X": matrix("n", "n")},
+        latex=r"\frac{\partial g(U)}{\partial X_{ij}} = \mathrm{Tr}\left[\left(\frac{\partial g}{\partial U}\right)^\top \frac{\partial U}{\partial X_{ij}}\right]",
+        source=cb(137), section=SECTION,
+        conditions="same instance as 136, with dU/dX_ij written entrywise: delta(k,i) X[j,l] + X[k,i] delta(l,j) + delta(k,i) delta(l,j) cos(X[i,j])",
     ),
     Rule(
         name="cookbook_138_symmetric_general",
         f=lambda X, B: tr(sym_from_upper(X) @ B @ sym_from_upper(X)),
-        derivative=lambda X, B: cookbook_sym(sym_from_upper(X).T @ B.T + B.T @ sym_from_upper(X).T),
+        derivative=lambda X, B: cookbook_sym(tABA_grad(sym_from_upper(X), B)),
         wrt="X", inputs={"X": matrix("n", "n"), "B": matrix("n", "n")},
         latex=r"\frac{df}{dA} = G + G^\top - \mathrm{dg}(G),\ G = \frac{\partial f}{\partial A}\ \mathrm{unconstrained}",
         source=cb(138), section=SECTION, conditions=f"A symmetric; instance f = Tr(A B A); {FREE}",
