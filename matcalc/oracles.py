@@ -6,13 +6,15 @@
 ``taylor``    no autograd: the first-order remainder must shrink at rate 2 (a wrong Df gives 1).
 
 The probe's probability argument. Let E = D - J be the error of a wrong claim, with relative size
-delta = ||E||_F / ||J||_F. For a Gaussian direction v, ||E v||^2 = sum_i s_i^2 z_i^2 with z_i ~ N(0, 1)
-and s_i the singular values of E; the hardest case is rank 1, where ||E v|| = ||E||_F |z|. Stacking k
-probes, ||E V||_F^2 >= ||E||_F^2 chi2_k while ||J V||_F^2 concentrates at k ||J||_F^2. The probe
-misses only if ||E V||_F <= tol ||J V||_F, i.e. chi2_k <= k (tol / delta)^2 =: s, which has
-probability at most s^(k/2) / (2^(k/2) Gamma(k/2 + 1)). With k = 4 forward and 4 reverse probes
-and a claim wrong by delta >= 100 tol (every mutant we test is; tol is ~1e-13 in float64 and ~1e-5
-in float32), s <= 4e-4 and each side misses with probability < 2e-8; both sides must miss.
+delta = ||E||_F / ||J||_F. For a Gaussian direction u, ||u^T E||^2 = sum_i s_i^2 z_i^2 with
+z_i ~ N(0, 1) and s_i the singular values of E; the hardest case is rank 1, where
+||u^T E|| = ||E||_F |z|. Stacking k probes, ||U E||_F^2 >= ||E||_F^2 chi2_k while ||U J||_F^2
+concentrates at k ||J||_F^2. The rows comparison misses only if ||U E||_F <= tol ||U J||_F, i.e.
+chi2_k <= k (tol / delta)^2 =: s, which has probability at most s^(k/2) / (2^(k/2) Gamma(k/2 + 1)).
+With k = 4 and a claim wrong by delta >= 100 tol (every mutant we test is; tol is ~1e-13 in
+float64 and ~1e-5 in float32), s <= 4e-4 and a miss has probability < 2e-8. The second
+comparison, u_i^T D v_j against (u_i^T J) v_j, checks a claimed jvp that is given apart from the
+claimed vjp (rule.jvp), with its own random v_j.
 """
 
 from __future__ import annotations

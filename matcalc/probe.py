@@ -1,8 +1,11 @@
 """The probe oracle: the claim and autograd applied to random directions, never a full Jacobian.
 
-All k directions are pushed through at once (``torch.func.vmap`` over ``jvp``/``vjp``), so a
-memory-bound f such as ``A @ x`` reads A once per side rather than once per probe. When f has at
-most k outputs, the standard basis replaces the random u, and the k vjp rows are J exactly.
+The k left probes u_i go through one batched ``vjp`` (``torch.func.vmap``), so a memory-bound f
+such as ``A @ x`` is read about once for all of them. The claim is compared twice: its rows
+u_i^T D against u_i^T J, and its action on right probes v_j through the bilinear forms
+u_i^T (D v_j) against (u_i^T J) v_j (u^T J v both ways), which costs autograd no further pass.
+When f has at most k outputs, the standard basis replaces the random u, the k vjp rows are J
+exactly, and no right probes are needed.
 """
 
 from __future__ import annotations
@@ -50,60 +53,35 @@ def probe_pairs(
     k: int,
     gen: torch.Generator,
     pullback: Fn | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stacked (claimed, true) values of D v_i and u_i^T D."""
-    exact_rows = _numel(out_shape) <= k
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(claimed, true) pairs to compare: the rows u_i^T D against u_i^T J (one batched vjp), and
+    the bilinear forms u_i^T (D v_j) against (u_i^T J) v_j, u^T J v both ways, which check the
+    claim's jvp side without a second pass of autograd over the inputs."""
     U = left_probes(out_shape, k, gen, x)
-    V = None if exact_rows else directions(tuple(x.shape), k, gen, x)
-    claimed: list[torch.Tensor] = []
-    true: list[torch.Tensor] = []
+    V = None if _numel(out_shape) <= k else directions(tuple(x.shape), k, gen, x)
     if hessian:
         scalar_fn = lambda w: fn(w).reshape(())
-        true.append(_batched(lambda u: oracles.hvp(scalar_fn, x, u), U))
-        if V is not None:
-            true.append(_batched(lambda v: oracles.hvp(scalar_fn, x, v), V))
+        true_rows = _batched(lambda u: oracles.hvp(scalar_fn, x, u), U)  # H is symmetric
     else:
-        true.extend(_true_sides(fn, x, U, V, pullback))
+        if pullback is None:
+            _, vjp_fn = torch.func.vjp(fn, x)[:2]
+            pullback = lambda u: vjp_fn(u)[0]
+        true_rows = _batched(pullback, U).detach()
+    flat_u = U.reshape(U.shape[0], -1)
     if claim is not None:
         flat = claim.reshape(_numel(out_shape), x.numel()).to(U.dtype)
-        claimed.append((U.reshape(U.shape[0], -1) @ flat).reshape(U.shape[0], *x.shape))
-        if V is not None:
-            claimed.append((V.reshape(V.shape[0], -1) @ flat.T).reshape(V.shape[0], *out_shape))
+        rows = (flat_u @ flat).reshape(U.shape[0], *x.shape)
+        dv = None if V is None else V.reshape(V.shape[0], -1) @ flat.T
     else:
         assert claim_jvp is not None
-        jvp = claim_jvp
-        vjp = claim_vjp if claim_vjp is not None else _vjp_of(jvp, x)
-        claimed.append(_batched(vjp, U))
-        if V is not None:
-            claimed.append(_batched(jvp, V))
-    return (torch.cat([c.reshape(-1) for c in claimed]), torch.cat([t.reshape(-1) for t in true]))
-
-
-def _true_sides(fn: Fn, x: torch.Tensor, U: torch.Tensor, V: torch.Tensor | None,
-                pullback: Fn | None) -> list[torch.Tensor]:
-    """u_i^T J by one batched vjp, and J v_i as the vjp of that linear map (reverse over reverse).
-
-    Differentiating U -> U J with cotangent V gives V J^T, i.e. the rows J v_i, from the same
-    graph, so a memory-bound f is read once per side; forward mode under vmap was measured at
-    8 passes over A for f = A x (n = 8192) against 1.5 here.
-    """
-    if pullback is None:
-        _, vjp_fn = torch.func.vjp(fn, x)[:2]
-        pullback = lambda u: vjp_fn(u)[0]
-    pb = pullback
-
-    def rows(batch: torch.Tensor) -> torch.Tensor:
-        return _batched(pb, batch)
-
-    if V is None:
-        return [rows(U).detach()]
-    try:
-        uj, pb2 = torch.func.vjp(rows, U)[:2]
-        jv = pb2(V)[0]
-    except Exception:  # a backward formula that is not itself differentiable: forward mode
-        uj = rows(U)
-        jv = _batched(lambda v: torch.func.jvp(fn, (x,), (v,))[1], V)
-    return [uj.detach(), jv.detach()]
+        vjp = claim_vjp if claim_vjp is not None else _vjp_of(claim_jvp, x)
+        rows = _batched(vjp, U)
+        dv = None if V is None else _batched(claim_jvp, V).reshape(V.shape[0], -1).to(U.dtype)
+    pairs = [(rows, true_rows)]
+    if V is not None and dv is not None:
+        flat_v = V.reshape(V.shape[0], -1)
+        pairs.append((flat_u @ dv.T, true_rows.reshape(U.shape[0], -1).to(U.dtype) @ flat_v.T))
+    return pairs
 
 
 def _numel(shape: tuple[int, ...]) -> int:
