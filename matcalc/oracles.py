@@ -67,12 +67,6 @@ def true_jvp(fn: Callable[..., torch.Tensor], primals: tuple[torch.Tensor, ...],
     return torch.func.jvp(fn, primals, tangents)[1]
 
 
-def true_vjp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-             u: torch.Tensor) -> torch.Tensor:
-    _, pullback = torch.func.vjp(fn, x)[:2]
-    return pullback(u)[0]
-
-
 def hvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Hessian-vector product, forward over reverse."""
     return torch.func.jvp(torch.func.grad(fn), (x,), (v,))[1]
@@ -81,11 +75,6 @@ def hvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, v: torch.Te
 def contract_right(d: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """D v for numerator-layout D (shape f.shape + v.shape)."""
     return torch.tensordot(d, v, dims=v.ndim)
-
-
-def contract_left(u: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """u^T D for numerator-layout D (shape u.shape + wrt.shape)."""
-    return torch.tensordot(u, d, dims=u.ndim)
 
 
 # --- the Taylor-remainder oracle ------------------------------------------------------------
