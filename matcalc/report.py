@@ -67,7 +67,9 @@ def _timings(rule: Rule, device: torch.device, dtype: torch.dtype, sizes: dict[s
              seed: int) -> tuple[float, float]:
     inputs = draw_inputs(rule, sizes, device, dtype, seed)
     if rule.kind == "differential":
-        dirs = {f"d{w}": torch.randn_like(inputs[w]) for w in rule.wrt_names}
+        gen = torch.Generator(device=device).manual_seed(seed + 1)  # never the global RNG
+        dirs = {f"d{w}": torch.randn(inputs[w].shape, generator=gen, device=device, dtype=dtype)
+                for w in rule.wrt_names}
         primals = tuple(inputs[w] for w in rule.wrt_names)
         names = rule.wrt_names
 

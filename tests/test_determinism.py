@@ -40,3 +40,15 @@ def test_default_sizes_are_distinct() -> None:
 def test_given_size_keeps_defaults_distinct() -> None:
     res = mc.check(RULES["linear_map"], sizes={"n": 3})
     assert res.sizes["n"] == 3 and res.sizes["m"] != 3
+
+
+def test_report_leaves_the_global_rng_alone() -> None:
+    from matcalc.report import run_report
+
+    torch.manual_seed(321)
+    expected = torch.rand(3)
+    torch.manual_seed(321)
+    rows = run_report([RULES["cookbook_37_product"], RULES["quadratic_form"]], devices=["cpu"],
+                      dtypes=["float64"], timing=True)
+    assert all(r.status == "pass" for r in rows)
+    assert torch.equal(torch.rand(3), expected)
