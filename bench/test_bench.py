@@ -16,7 +16,7 @@ import torch
 
 from matcalc.bench import BENCH_RULES, _over_budget, applicable, default_ns, methods_for, thunk
 from matcalc.catalog import RULES
-from matcalc.check import draw_inputs
+from matcalc.inputs import draw_inputs
 from matcalc.sizes import scaled_sizes
 
 HISTORY: dict[tuple[str, str], list[tuple[int, float]]] = {}

@@ -15,9 +15,10 @@ Example::
 """
 
 from matcalc import catalog
-from matcalc.check import Result, check
+from matcalc.check import check
 from matcalc.domains import matrix, scalar, vector
 from matcalc.errors import MatcalcError
+from matcalc.result import Result
 from matcalc.rule import Rule
 
 __all__ = ["MatcalcError", "Result", "Rule", "catalog", "check", "matrix", "scalar", "vector"]

@@ -20,7 +20,7 @@ import torch
 from torch.autograd.functional import hessian as autograd_hessian
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from matcalc.check import draw_inputs, resolve_device, resolve_dtype
+from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype
 from matcalc.oracles import memory_budget
 from matcalc.probe import probe_pairs
 from matcalc.rule import Rule

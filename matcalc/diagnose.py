@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from matcalc.rule import layout_swap
+
 # Below this fraction of mismatched entries a failure is reported as local ("except at entries").
 LOCAL_FRACTION = 0.25
 MAX_LISTED = 5
@@ -89,16 +91,6 @@ def _factor(c: float) -> str:
         if abs(c - num) <= 1e-6 * abs(num):
             return text
     return f"{c:.6g}"
-
-
-def layout_swap(claim: torch.Tensor, out_shape: tuple[int, ...],
-                wrt_shape: tuple[int, ...]) -> torch.Tensor | None:
-    """Read a claim of shape wrt.shape + f.shape as numerator layout (f.shape + wrt.shape)."""
-    if tuple(claim.shape) != tuple(wrt_shape) + tuple(out_shape):
-        return None
-    nw = len(wrt_shape)
-    perm = list(range(nw, claim.ndim)) + list(range(nw))
-    return claim.permute(perm)
 
 
 def hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float,

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from matcalc.check import check, draw_inputs, resolve_device, resolve_dtype
+from matcalc.check import check
+from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype
 from matcalc.rule import Rule
 from matcalc.sizes import scaled_sizes
 from matcalc.timing import median_time

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 import torch
 from tabulate import tabulate
 
-from matcalc.check import check, draw_inputs, resolve_device, resolve_dtype
+from matcalc.check import check
+from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype
 from matcalc.oracles import reference_hessian, reference_jacobian
 from matcalc.rule import Rule
 from matcalc.sizes import scaled_sizes

@@ -126,3 +126,23 @@ class Rule:
 
     def describe_inputs(self) -> str:
         return "; ".join(f"{k}: {d.describe()}" for k, d in self.inputs.items())
+
+
+def layout_swap(claim: torch.Tensor, out_shape: tuple[int, ...],
+                wrt_shape: tuple[int, ...]) -> torch.Tensor | None:
+    """Read a claim of shape wrt.shape + f.shape as numerator layout (f.shape + wrt.shape)."""
+    if tuple(claim.shape) != tuple(wrt_shape) + tuple(out_shape):
+        return None
+    nw = len(wrt_shape)
+    perm = list(range(nw, claim.ndim)) + list(range(nw))
+    return claim.permute(perm)
+
+
+def to_numerator(rule: Rule, claim: torch.Tensor, out_shape: tuple[int, ...],
+               wrt_shape: tuple[int, ...]) -> torch.Tensor:
+    """The claim in numerator layout, or unchanged when its shape does not fit the layout."""
+    if rule.layout == "denominator" and rule.kind == "jacobian":
+        swapped = layout_swap(claim, out_shape, wrt_shape)
+        if swapped is not None:
+            return swapped
+    return claim

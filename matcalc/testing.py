@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
-from matcalc.check import Result, check
+from matcalc.check import check
 from matcalc.domains import Domain
+from matcalc.result import Result
 from matcalc.rule import Rule
 
 

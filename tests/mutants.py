@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import matcalc as mc
-from matcalc.check import draw_inputs, resolve_sizes
+from matcalc.inputs import draw_inputs, resolve_sizes
 
 Fn = Callable[..., torch.Tensor]
 PERTURBATION = 1e-3

@@ -7,7 +7,7 @@ import torch
 
 import matcalc as mc
 from matcalc.catalog import RULES, group_of
-from matcalc.check import draw_inputs
+from matcalc.inputs import draw_inputs
 from matcalc.tolerance import relative_error, tolerance
 
 # 20 seeds per rule, device and dtype; bench/gpu-check.sh lowers it to fit a short GPU session.
