@@ -60,10 +60,24 @@ def tABA_grad(A, B):
     return A.T @ B.T + B.T @ A.T
 
 
+def chain_U(X):
+    """The instance of 136/137: U = X^2 + sin(X) (elementwise sin)."""
+    return X @ X + torch.sin(X)
+
+
+def chain_g(X):
+    """g(U) = logdet(U U^T + I) + sum(U^3)."""
+    U = chain_U(X)
+    return torch.logdet(U @ U.T + eye_like(U)) + (U**3).sum()
+
+
+def chain_dg_dU(U):
+    return 2 * inv(U @ U.T + eye_like(U)) @ U + 3 * U * U
+
+
 def chain_137(X):
     """Tr((dg/dU)^T dU/dX_ij) for every (i, j), with dU_kl/dX_ij written out entrywise."""
-    U = X @ X + torch.sin(X)
-    G = 2 * inv(U @ U.T + eye_like(U)) @ U + 3 * U * U
+    G = chain_dg_dU(chain_U(X))
     eye = eye_like(X)
     dU = (torch.einsum("ki,jl->klij", eye, X) + torch.einsum("ki,lj->klij", X, eye)
           + torch.einsum("ki,lj,ij->klij", eye, eye, torch.cos(X)))
@@ -71,10 +85,9 @@ def chain_137(X):
 
 
 def chain_136(X):
-    s = torch.sin(X)
-    U = X @ X + s
-    GU = 2 * inv(U @ U.T + eye_like(U)) @ U + 3 * U * U
-    return GU @ X.T + X.T @ GU + GU * torch.cos(X)
+    """sum_kl (dg/dU)_kl dU_kl/dX_ij, contracted in closed form: G X^T + X^T G + G * cos(X)."""
+    G = chain_dg_dU(chain_U(X))
+    return G @ X.T + X.T @ G + G * torch.cos(X)
 
 
 GROUP = "Matrix Cookbook"
@@ -89,9 +102,7 @@ RULES = (
     ),
     Rule(
         name="cookbook_136_chain_rule",
-        f=lambda X: torch.logdet((X @ X + torch.sin(X)) @ (X @ X + torch.sin(X)).T + eye_like(X))
-        + ((X @ X + torch.sin(X)) ** 3).sum(),
-        derivative=chain_136,
+        f=chain_g, derivative=chain_136,
         wrt="X", inputs={"X": matrix("n", "n")},
         latex=r"\frac{\partial g(U)}{\partial X_{ij}} = \sum_{kl} \frac{\partial g}{\partial U_{kl}} \frac{\partial U_{kl}}{\partial X_{ij}} = \mathrm{Tr}\left[\left(\frac{\partial g}{\partial U}\right)^\top \frac{\partial U}{\partial X_{ij}}\right]",
         source=cb(136), section=SECTION,
@@ -108,9 +119,7 @@ RULES = (
     ),
     Rule(
         name="cookbook_137_chain_rule_trace_form",
-        f=lambda X: torch.logdet((X @ X + torch.sin(X)) @ (X @ X + torch.sin(X)).T + eye_like(X))
-        + ((X @ X + torch.sin(X)) ** 3).sum(),
-        derivative=chain_137,
+        f=chain_g, derivative=chain_137,
         wrt="X", inputs={"X": matrix("n", "n")},
         latex=r"\frac{\partial g(U)}{\partial X_{ij}} = \mathrm{Tr}\left[\left(\frac{\partial g}{\partial U}\right)^\top \frac{\partial U}{\partial X_{ij}}\right]",
         source=cb(137), section=SECTION,
