@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from matcalc.bench import BENCH_RULES, _over_budget, applicable, default_ns, methods_for, thunk
+from matcalc.bench import BENCH_RULES, _over_budget, applicable, default_ns, methods_for, output_numel, thunk
 from matcalc.catalog import RULES
 from matcalc.inputs import draw_inputs
 from matcalc.sizes import scaled_sizes
@@ -68,7 +68,7 @@ def test_cell(benchmark: Any, request: pytest.FixtureRequest, name: str, method:
         INPUTS[key] = draw_inputs(rule, scaled_sizes(rule.dims(), n), torch.device(device),
                                   getattr(torch, dtype), 0)
     inputs = INPUTS[key]
-    why = applicable(rule, method, inputs)
+    why = applicable(rule, method, output_numel(rule, inputs))
     if why:
         pytest.skip(why)
     fn = thunk(rule, method, inputs)

@@ -137,25 +137,26 @@ def thunk(rule: Rule, method: str, inputs: dict[str, torch.Tensor]) -> Callable[
     raise ValueError(f"unknown method {method!r}")
 
 
-def applicable(rule: Rule, method: str, inputs: dict[str, torch.Tensor]) -> str:
+def output_numel(rule: Rule, inputs: dict[str, torch.Tensor]) -> int:
+    """Entries of f's output (of the Hessian's rows for a Hessian rule): one evaluation of f."""
+    fn, x = _fn_of_wrt(rule, inputs)
+    return x.numel() if rule.kind == "hessian" else fn(x).numel()
+
+
+def applicable(rule: Rule, method: str, out_numel: int) -> str:
     """'' when ``method`` applies to ``rule``, else why not."""
-    if method == "backward":
-        fn, x = _fn_of_wrt(rule, inputs)
-        if rule.kind != "jacobian" or fn(x).numel() != 1:
-            return "backward needs a scalar f"
+    if method == "backward" and (rule.kind != "jacobian" or out_numel != 1):
+        return "backward needs a scalar f"
     if method == "fast" and rule.fast is None:
         return "no fast form"
     return ""
 
 
-def _materialized_bytes(rule: Rule, method: str, inputs: dict[str, torch.Tensor]) -> int:
-    fn, x = _fn_of_wrt(rule, inputs)
-    out_numel = x.numel() if rule.kind == "hessian" else fn(x).numel()
-    itemsize = x.element_size()
+def _materialized_bytes(method: str, out_numel: int, x: torch.Tensor) -> int:
     if method in ("closed_form", "fast", "backward", "probe_check"):
         return 0
     copies = 1 if method in ("jacobian", "hessian") else 3
-    return out_numel * x.numel() * itemsize * copies
+    return out_numel * x.numel() * x.element_size() * copies
 
 
 def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device: str = "cpu",
@@ -169,14 +170,13 @@ def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device:
         skipped: dict[str, str] = {}
         for n in ns or default_ns(rule, dev.type):
             inputs = draw_inputs(rule, scaled_sizes(rule.dims(), n), dev, dt, 0)
-            closed_time: float | None = None
+            out_numel = output_numel(rule, inputs)
             for method in methods or methods_for(rule):
-                why = applicable(rule, method, inputs)
-                if why:
+                if applicable(rule, method, out_numel):
                     continue
                 row = BenchRow(rule.name, method, n, dev.type, str(dt).removeprefix("torch."), None)
                 reason = skipped.get(method) or _over_budget(last.get(method, []), n, budget_s)
-                need = _materialized_bytes(rule, method, inputs)
+                need = _materialized_bytes(method, out_numel, inputs[rule.wrt_names[0]])
                 if not reason and need > memory_budget(dev, None):
                     reason = f"needs {need / 2**30:.1f} GiB for the Jacobian, over the memory budget"
                 if reason:
@@ -205,11 +205,9 @@ def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device:
                         bandwidth = copy_bandwidth(dev, dt, max(row.bytes_moved // 2, 2**20))
                         row.floor_s = row.bytes_moved / bandwidth
                         row.x_floor = row.median_s / row.floor_s
-                    if method == "closed_form":
-                        closed_time = row.median_s
                 rows.append(row)
             best_closed = min((r.median_s for r in rows if r.rule == rule.name and r.n == n
-                               and r.method in CLOSED_METHODS and r.median_s), default=closed_time)
+                               and r.method in CLOSED_METHODS and r.median_s), default=None)
             for r in rows:
                 if r.rule == rule.name and r.n == n and r.median_s and best_closed:
                     r.speedup = r.median_s / best_closed

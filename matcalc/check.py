@@ -196,7 +196,7 @@ def _run_derivative(rule: Rule, ctx: Context, inputs: dict[str, torch.Tensor],
             return
     t0 = time.perf_counter()
     if chosen == "taylor":
-        run_taylor(rule, ctx, inputs, fn, x, claim, gen, probes, res)  # x: float64
+        run_taylor(rule, ctx, inputs, out_shape, x, claim, gen, probes, res)  # x: float64
         sync(x.device)
         timings["oracle"] = time.perf_counter() - t0
         return
