@@ -31,18 +31,35 @@ class Result:
     true_shape: tuple[int, ...] | None = None
     rates: list[float | None] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # Why the question could not be decided (overflow, a sample outside f's domain, a dtype too
+    # coarse); non-empty makes the outcome "inconclusive", which never counts as a pass.
+    inconclusive: str = ""
+    # The smallest relative error the oracle that ran reliably detects at this dtype and size.
+    resolution: float | None = None
+    # Why the oracle that ran was chosen (auto's reasoning), for the user.
+    why_oracle: str = ""
+    # A low-precision check decides the formula in float64; this is how far the claim evaluated in
+    # the check's own dtype is from the truth (relative), next to autograd's own error in that dtype.
+    low_precision: dict[str, float] | None = None
+
+    @property
+    def outcome(self) -> str:
+        """One of "pass", "fail" or "inconclusive"."""
+        if self.inconclusive:
+            return "inconclusive"
+        return "pass" if self.passed else "fail"
 
     @property
     def as_expected(self) -> bool:
-        """True rules should pass; errata (refuted=True) should fail."""
-        return self.passed != self.refuted
+        """True rules should pass; errata (refuted=True) should fail; inconclusive is neither."""
+        return not self.inconclusive and self.passed != self.refuted
 
     def context(self) -> str:
         dims = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "no dims"
         return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, oracle={self.oracle}"
 
     def __str__(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL"
+        verdict = self.outcome.upper()
         head = f"{verdict} {self.rule} [{self.context()}]: "
         if self.oracle == "taylor":
             head += f"remainder rates {self._rates()} (need >= expected - 0.5)"
