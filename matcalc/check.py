@@ -1,43 +1,75 @@
-"""check(): draw inputs, evaluate the claim and an oracle, compare, diagnose -> Result.
+"""check(): plan, draw, evaluate the claim and an oracle, judge, diagnose -> Result.
 
 Example::
 
     >>> import torch, matcalc as mc
     >>> from matcalc.catalog import quadratic_form
     >>> res = mc.check(quadratic_form, sizes={"n": 16}, seed=0)
-    >>> res.passed, res.oracle
-    (True, 'jacobian')
+    >>> res.passed, res.outcome, res.oracle
+    (True, 'pass', 'jacobian')
+
+How a check runs (each step is one module):
+
+1. ``plan.py``: choose the oracle, estimate the whole check's memory from the shapes, refuse
+   what does not fit, before anything is drawn.
+2. ``inputs.py``: draw the inputs in float64 from a private generator; a low-precision check
+   uses the same draw rounded to its dtype.
+3. ``guards.py``: call f and the claim on private copies; they must not change their inputs and
+   must give the same value twice.
+4. ``oracles/``: measure the claim against the truth. The formula is decided in float64, on the
+   float64 draw, whatever the check's dtype: float16 and bfloat16 cannot resolve a wrong factor at
+   large n, and a formula is right or wrong independently of the dtype it is evaluated in. The
+   low dtype's accuracy (the claim evaluated in it, next to autograd in it) is reported beside.
+5. ``verdict.py``: pass, fail or inconclusive, with the reason.
+6. ``diagnose.py``: hints for a failure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import torch
 
-from matcalc import diagnose, oracles
+from matcalc import diagnose
 from matcalc.context import Context, sync
 from matcalc.errors import MatcalcError
+from matcalc.guards import SMALL_BYTES, assert_unchanged, isolated_call, nbytes, same_values
 from matcalc.inputs import (
+    cast_inputs,
     direction,
     draw_inputs,
     resolve_device,
     resolve_dtype,
     resolve_sizes,
-    truth_inputs,
 )
-from matcalc.probe import probe_pairs
+from matcalc.oracles import DEFAULT_PROBES, NAMES, REGISTRY, Measurement, Problem
+from matcalc.oracles.differential import measure_differential
+from matcalc.oracles.jacobian import reference_hessian, reference_jacobian
+from matcalc.oracles.taylor import directional
+from matcalc.plan import Plan, plan_check
 from matcalc.result import Result
 from matcalc.rule import Rule, to_numerator
-from matcalc.taylor import differential_rate, run_taylor
-from matcalc.tolerance import CONDITIONED_STRUCTURES, relative_error, tolerance
+from matcalc.sizes import second_sizes
+from matcalc.tolerance import CONDITIONED_STRUCTURES, KAPPA, relative_error, tolerance
+from matcalc.verdict import Verdict, judge
 
-__all__ = ["Result", "check", "draw_inputs", "resolve_device", "resolve_dtype", "resolve_sizes"]
+__all__ = ["ENGINE_LOCK", "Result", "check", "draw_inputs", "resolve_device", "resolve_dtype",
+           "resolve_sizes"]
 
 STRUCTURE_HINTS = ("symmetric", "spd", "diagonal")
+SEED_LIMIT = 2**63
+# Forward-mode AD keeps process-wide state (its dual levels), so two threads running torch.func
+# transforms at once corrupt each other's results. Checks hold this lock: concurrent checks are
+# safe and give the sequential results; torch still uses every core inside each one.
+ENGINE_LOCK = threading.RLock()
+# An autograd truth that disagrees with extrapolated finite differences of f by more than this
+# (relative) means autograd cannot see through f.
+OPAQUE_DISAGREEMENT = 1e-4
 
 
 def check(
@@ -48,265 +80,480 @@ def check(
     sizes: Mapping[str, int] | None = None,
     seed: int = 0,
     oracle: str = "auto",
-    probes: int = oracles.DEFAULT_PROBES,
+    probes: int = DEFAULT_PROBES,
     memory_budget: int | None = None,
     diagnose_structure: bool = True,
 ) -> Result:
     """Check ``rule`` on inputs drawn with ``seed``; wrong claims fail, misuse raises.
 
-    ``oracle`` is one of "auto" (the reference Jacobian when it fits ``memory_budget`` bytes,
-    else "probe"), "jacobian", "func", "probe" or "taylor". ``diagnose_structure`` re-checks a
-    failed claim with symmetric / spd / diagonal matrices to say which structure it needs.
+    >>> import matcalc as mc
+    >>> from matcalc.catalog import RULES
+    >>> mc.check(RULES["linear_map"]).sizes_checked
+    [{'m': 3, 'n': 5}, {'m': 5, 'n': 7}]
+
+    ``oracle`` is one of "auto" (chosen from the shapes, see matcalc/plan.py), "jacobian",
+    "func", "probe" or "taylor". Without ``sizes`` the rule is checked at two size assignments
+    (the defaults, then each dim + 2), so a size baked into a claim cannot pass.
+    ``diagnose_structure`` re-checks a failed claim with symmetric / spd / diagonal matrices to
+    say which structure it needs. ``memory_budget`` (bytes) caps the whole check.
     """
     if not isinstance(rule, Rule):
         raise MatcalcError(f"check() takes a matcalc.Rule, got {type(rule).__name__}")
-    if oracle not in oracles.ORACLES:
-        raise MatcalcError(
-            f"rule {rule.name!r}: unknown oracle {oracle!r}: use one of {oracles.ORACLES}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise MatcalcError(f"rule {rule.name!r}: seed must be an int, got {seed!r}")
-    if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
-        raise MatcalcError(f"rule {rule.name!r}: probes must be a positive int, got {probes!r}")
+    if oracle not in NAMES:
+        raise MatcalcError(f"rule {rule.name!r}: unknown oracle {oracle!r}: use one of {NAMES}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise MatcalcError(f"rule {rule.name!r}: seed must be an int in [0, 2**63), got {seed!r}")
+    if isinstance(probes, bool) or not isinstance(probes, int) or not 1 <= probes <= 64:
+        raise MatcalcError(f"rule {rule.name!r}: probes must be an int from 1 to 64, got {probes!r}")
     dev = resolve_device(rule, device)
     dt = resolve_dtype(rule, dtype)
-    sz = resolve_sizes(rule, sizes)
-    result = _check_once(rule, dev, dt, sz, seed, oracle, probes, memory_budget)
-    if not result.passed and diagnose_structure and math.isfinite(result.error):
-        result.hints.extend(_structure_hints(rule, dev, dt, sz, seed, result.oracle, probes,
-                                             memory_budget))
+    first = resolve_sizes(rule, sizes)
+    assignments = [first] if sizes is not None or not first else [first, second_sizes(first)]
+    with ENGINE_LOCK:
+        checked: list[dict[str, int]] = []
+        for sz in assignments:
+            checked.append(sz)
+            result = _check_at(rule, dev, dt, sz, seed, oracle, probes, memory_budget)
+            if not result.passed:
+                break
+        result.sizes_checked = checked
+        if result.outcome == "fail" and diagnose_structure and math.isfinite(result.error):
+            result.hints.extend(_structure_hints(rule, dev, dt, result.sizes, seed, result.oracle,
+                                                 probes, memory_budget, result.error))
     return result
 
 
-def _check_once(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int], seed: int,
-                oracle: str, probes: int, memory_budget: int | None) -> Result:
+@dataclass
+class _Run:
+    """What one check at one size assignment found; turned into a Result in one place."""
+
+    rule: Rule
+    dev: torch.device
+    dt: torch.dtype
+    sizes: dict[str, int]
+    seed: int
+    plan: Plan
+    tolerance: float
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    measurement: Measurement | None = None
+    resolution: float | None = None
+    claim_shape: tuple[int, ...] | None = None
+    true_shape: tuple[int, ...] | None = None
+    hints: list[str] = field(default_factory=list)
+    low_precision: dict[str, float] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    entry_mismatch: bool = False
+
+    def result(self) -> Result:
+        v = self.verdict
+        assert v is not None
+        failed = not v.passed
+        mismatch = None
+        m = self.measurement
+        if failed and not v.inconclusive and m is not None and self.entry_mismatch \
+                and m.claimed.shape == m.true.shape and math.isfinite(v.error):
+            mismatch = diagnose.mismatch(m.claimed, m.true, m.tolerance)
+        return Result(
+            rule=self.rule.name, passed=v.passed, error=v.error,
+            tolerance=self.tolerance if m is None else m.tolerance, oracle=self.plan.oracle,
+            device=self.dev.type, dtype=str(self.dt).removeprefix("torch."), sizes=self.sizes,
+            seed=self.seed, refuted=self.rule.refuted,
+            counterexample={k: t.detach().cpu() for k, t in self.inputs.items()} if failed else None,
+            message=v.message, hints=self.hints, mismatch=mismatch, claim_shape=self.claim_shape,
+            true_shape=self.true_shape, rates=None if m is None else m.rates, timings=self.timings,
+            inconclusive=v.inconclusive, resolution=self.resolution, why_oracle=self.plan.why,
+            low_precision=self.low_precision,
+        )
+
+
+def _check_at(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int], seed: int,
+              oracle: str, probes: int, memory_budget: int | None) -> Result:
     ctx = Context(rule, sz, dev, dt)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    inputs = draw_inputs(rule, sz, dev, dt, seed)
-    sync(dev)
-    timings["draw"] = time.perf_counter() - t0
+    plan = plan_check(rule, sz, dt, dev, oracle, probes, memory_budget)
     conditioned = any(d.structure in CONDITIONED_STRUCTURES for d in rule.inputs.values())
-    tol = tolerance(dt, max(sz.values(), default=1), conditioned)
-    res = Result(rule=rule.name, passed=False, error=math.inf, tolerance=tol, oracle=oracle,
-                 device=dev.type, dtype=str(dt).removeprefix("torch."), sizes=sz, seed=seed,
-                 refuted=rule.refuted, timings=timings)
+    run = _Run(rule, dev, dt, sz, seed, plan, tolerance(torch.float64, max(sz.values(), default=1),
+                                                          conditioned))
     t0 = time.perf_counter()
-    truth = truth_inputs(inputs, dt)
-    out, pullback = _evaluate_f(rule, ctx, truth, oracle)
+    inputs = draw_inputs(rule, sz, dev, torch.float64, seed)
+    run.inputs = inputs
     sync(dev)
-    timings["f"] = time.perf_counter() - t0
-    if not out.is_floating_point():
-        raise MatcalcError(f"f returned a {out.dtype} tensor ({ctx.where}): f must return floats")
+    run.timings["draw"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = _evaluate_f(ctx, rule, inputs, run.tolerance)
+    sync(dev)
+    run.timings["f"] = time.perf_counter() - t0
+    if not bool(torch.isfinite(out).all()):
+        run.verdict = Verdict(False, math.inf, inconclusive=_outside_domain(rule, out))
+        return run.result()
+    if plan.out_shape is None:  # f could not run on the meta device: plan again with its shape
+        run.plan = plan = plan_check(rule, sz, dt, dev, oracle, probes, memory_budget,
+                                     out_shape=tuple(out.shape))
     gen = torch.Generator(device=dev)
-    gen.manual_seed(seed + 1_000_003)  # directions: independent of the input stream
+    gen.manual_seed((seed + 1_000_003) % SEED_LIMIT)  # directions: independent of the input stream
     if rule.kind == "differential":
-        _run_differential(rule, ctx, inputs, truth, out, gen, oracle, probes, res)
+        _run_differential(run, ctx, out, gen, probes)
     else:
-        _run_derivative(rule, ctx, inputs, truth, out, gen, oracle, probes, memory_budget, res, pullback)
-    if not res.passed:
-        res.counterexample = {k: v.detach().cpu() for k, v in inputs.items()}
-    return res
+        _run_derivative(run, ctx, out, gen, probes)
+    if dt != torch.float64 and run.verdict is not None and run.verdict.passed:
+        run.low_precision = _low_precision(run, ctx)
+    return run.result()
 
 
-def _evaluate_f(rule: Rule, ctx: Context, inputs: dict[str, torch.Tensor],
-                oracle: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor] | None]:
-    """f at the inputs; for a probe check also its pullback, so f is evaluated only once."""
-    if rule.kind == "jacobian" and oracle in ("auto", "probe"):
-        name = rule.wrt_names[0]
-        try:
-            out, vjp_fn = torch.func.vjp(lambda w: rule.f(**{**inputs, name: w}), inputs[name])[:2]
-        except Exception:  # f misbehaves under torch.func: the plain call below reports it
-            pass
-        else:
-            if isinstance(out, torch.Tensor):
-                return out.detach(), lambda u: vjp_fn(u)[0]
-    return ctx.call("f", rule.f, **inputs), None
+def _evaluate_f(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor], tol: float) -> torch.Tensor:
+    out = _call_f(ctx, rule, inputs)
+    if nbytes(inputs) <= SMALL_BYTES:
+        again = _call_f(ctx, rule, inputs)
+        if not same_values(out, again, tol):
+            raise MatcalcError(
+                f"f gives different values on the same inputs ({ctx.where}; relative difference "
+                f"{relative_error(again, out):.3g}): it is not a function of its inputs (dropout in "
+                "training mode? the global RNG? state kept between calls?); make it deterministic, "
+                "e.g. module.eval() or a fixed torch.Generator"
+            )
+    return out
 
 
-def _finish(res: Result, claim: torch.Tensor, true: torch.Tensor, out_shape: tuple[int, ...],
-            wrt_shape: tuple[int, ...]) -> None:
-    res.claim_shape, res.true_shape = tuple(claim.shape), tuple(true.shape)
-    if claim.shape != true.shape:
-        res.message = f"shape mismatch: claim has shape {tuple(claim.shape)}, " \
-                      f"the true derivative has shape {tuple(true.shape)}"
-        res.error = math.inf
-    else:
-        res.error = relative_error(claim, true)
-        res.passed = res.error <= res.tolerance
-        if not res.passed:
-            res.mismatch = diagnose.mismatch(claim, true, res.tolerance)
-            if not bool(torch.isfinite(claim).all()):
-                res.message = "the claim is not finite"
-            elif not bool(torch.isfinite(true).all()):
-                res.message = "the true derivative is not finite at this input"
-            else:
-                res.message = "values differ"
-    if not res.passed:
-        res.hints = diagnose.hints(claim, true, tol=res.tolerance, out_shape=out_shape,
-                                   wrt_shape=wrt_shape)
+def _call_f(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    raw = _raw_call(ctx, "f", rule.f, inputs)
+    if not isinstance(raw, torch.Tensor):
+        raise MatcalcError(
+            f"f returned {type(raw).__name__}, not a tensor ({ctx.where}): autograd cannot "
+            "differentiate a Python number (did f call .item() or math.*?); return a torch.Tensor "
+            "built with torch operations"
+        )
+    _check_device(ctx, "f", raw, inputs)
+    if raw.is_complex():
+        raise MatcalcError(f"f returned a complex tensor ({ctx.where}): matcalc checks real-valued "
+                           "functions; split f into its real and imaginary parts")
+    if not raw.is_floating_point():
+        raise MatcalcError(f"f returned a {raw.dtype} tensor ({ctx.where}): f must return floats")
+    return raw.detach()
 
 
-def _run_derivative(rule: Rule, ctx: Context, inputs: dict[str, torch.Tensor],
-                    truth: dict[str, torch.Tensor], out: torch.Tensor, gen: torch.Generator,
-                    oracle: str, probes: int, memory_budget: int | None, res: Result,
-                    pullback: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+def _raw_call(ctx: Context, what: str, fn: object, inputs: dict[str, torch.Tensor],
+              extra: dict[str, torch.Tensor] | None = None) -> object:
+    """The callable's own return value, on private copies of the inputs."""
+    holder: list[object] = []
+
+    def capture(**kw: torch.Tensor) -> torch.Tensor:
+        holder.append(fn(**kw))  # type: ignore[operator]
+        return torch.zeros(())
+
+    isolated_call(ctx, what, capture, inputs, extra)
+    return holder[0]
+
+
+def _check_device(ctx: Context, what: str, value: torch.Tensor, inputs: dict[str, torch.Tensor]) -> None:
+    device = next(iter(inputs.values())).device if inputs else value.device
+    if value.device != device:
+        raise MatcalcError(
+            f"{what} returned a tensor on {value.device}, the inputs are on {device} ({ctx.where}): "
+            "build it from the inputs (e.g. torch.zeros_like(x)) so it lands on their device"
+        )
+
+
+def _call_claim(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor],
+                extra: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    raw = _raw_call(ctx, "the derivative", rule.derivative, inputs, extra)
+    if isinstance(raw, int | float | complex) and not isinstance(raw, bool):
+        dtype = torch.complex128 if isinstance(raw, complex) else torch.float64
+        device = next(iter(inputs.values())).device
+        raw = torch.tensor(raw, dtype=dtype, device=device)
+    if not isinstance(raw, torch.Tensor):
+        raise MatcalcError(f"the derivative returned {type(raw).__name__}, not a tensor "
+                           f"({ctx.where}): return a torch.Tensor")
+    _check_device(ctx, "the derivative", raw, inputs)
+    return raw.detach()
+
+
+def _outside_domain(rule: Rule, out: torch.Tensor) -> str:
+    nan, inf = int(torch.isnan(out).sum()), int(torch.isinf(out).sum())
+    fixes = []
+    for name, dom in rule.inputs.items():
+        if dom.structure != "general":
+            continue
+        dims = ", ".join(repr(d) for d in dom.shape)
+        if dom.kind == "vector":
+            fixes.append(f"{name}=mc.vector({dims}, positive=True)")
+        elif dom.kind == "matrix":
+            square = dom.shape[0] == dom.shape[1]
+            fixes.append(f"{name}=mc.matrix({dims}, structure={'spd' if square else 'positive'!r})")
+        elif dom.kind == "scalar":
+            fixes.append(f"{name}=mc.scalar(positive=True)")
+    fix = ("; declare the domain f needs, e.g. " + " or ".join(fixes)) if fixes else \
+        "; declare the domain f needs"
+    if not nan:
+        return (f"f is Inf at the drawn inputs ({inf} of {out.numel()} entries): it overflows float64 "
+                f"at these sizes (use smaller sizes), or the inputs sit at a pole of f{fix}")
+    return (f"f is not finite at the drawn inputs ({nan} NaN and {inf} Inf of {out.numel()} entries): "
+            f"the inputs are outside f's domain{fix}")
+
+
+def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Generator,
+                    probes: int) -> None:
+    rule, inputs, plan = run.rule, run.inputs, run.plan
     name = rule.wrt_names[0]
-    x = truth[name]
-    dt = inputs[name].dtype
+    x = inputs[name]
     hessian = rule.kind == "hessian"
     if hessian and out.numel() != 1:
         raise MatcalcError(f"{ctx.where}: a hessian rule needs a scalar f, got shape "
                            f"{tuple(out.shape)}; use kind='jacobian'")
     out_shape = tuple(x.shape) if hessian else tuple(out.shape)
     wrt_shape = tuple(x.shape)
-
-    def fn(w: torch.Tensor) -> torch.Tensor:
-        return rule.f(**{**truth, name: w})
-
-    chosen = _choose_oracle(rule, ctx, oracle, math.prod(out_shape), x, memory_budget)
-    res.oracle = chosen
-    timings = res.timings
-    matrix_free = chosen in ("probe", "taylor") and rule.jvp is not None and not hessian
+    x_norm = max(float(torch.linalg.vector_norm(x)), 1e-300)
+    scale = float(torch.linalg.vector_norm(out)) / (x_norm * x_norm if hessian else x_norm)
+    matrix_free = plan.oracle in ("probe", "taylor") and rule.jvp is not None and not hessian
     claim: torch.Tensor | None = None
     if not matrix_free:
         t0 = time.perf_counter()
-        raw = ctx.call("the derivative", rule.derivative, **inputs)
-        claim = to_numerator(rule, raw, out_shape, wrt_shape)
-        sync(x.device)
-        timings["claim"] = time.perf_counter() - t0
+        raw = _call_claim(ctx, rule, inputs)
+        run.timings["claim"] = time.perf_counter() - t0
+        if nbytes(inputs) <= SMALL_BYTES and not same_values(raw, _call_claim(ctx, rule, inputs),
+                                                             run.tolerance):
+            run.verdict = Verdict(False, math.inf, message=(
+                "the claim gives different values on the same inputs: a derivative is a function "
+                "of the inputs (does it use the global RNG, or keep state?)"))
+            return
+        if raw.is_complex():
+            run.verdict = Verdict(False, math.inf, message=(
+                "the claim is complex; a real f has a real derivative (an imaginary part is a "
+                "wrong claim, not a rounding)"))
+            return
         expected = out_shape + wrt_shape
         declared = wrt_shape + out_shape if rule.layout == "denominator" and not hessian else expected
         if tuple(raw.shape) != declared:
-            # Checked before any oracle: a claim declared in one layout must have that layout's
-            # shape, or a transposed gradient would pass as a numerator-layout Jacobian.
-            res.error = math.inf
-            res.claim_shape, res.true_shape = tuple(raw.shape), declared
-            res.message = (f"shape mismatch: layout={rule.layout!r} needs shape {declared}, "
-                           f"the claim has shape {tuple(raw.shape)}")
-            if chosen in ("jacobian", "func") and rule.kind == "jacobian" and declared != expected:
-                true = oracles.reference_jacobian(fn, x)
-                if tuple(raw.shape) == expected and relative_error(raw, true) <= res.tolerance:
-                    res.hints = ["matches the numerator layout: declare layout='numerator'"]
-            elif chosen in ("jacobian", "func"):
-                true = (oracles.reference_hessian(lambda w: fn(w).reshape(()), x) if hessian
-                        else oracles.reference_jacobian(fn, x))
-                res.hints = diagnose.hints(raw, true.detach(), tol=res.tolerance, out_shape=out_shape,
-                                           wrt_shape=wrt_shape)
+            _layout_mismatch(run, ctx, raw, declared, expected, out_shape, wrt_shape)
             return
-    t0 = time.perf_counter()
-    if chosen == "taylor":
-        run_taylor(rule, ctx, inputs, out_shape, x, claim, gen, probes, res)  # x: float64
-        sync(x.device)
-        timings["oracle"] = time.perf_counter() - t0
-        return
-    if chosen in ("jacobian", "func"):
-        if hessian:
-            true = (oracles.reference_hessian if chosen == "jacobian" else oracles.func_hessian)(
-                lambda w: fn(w).reshape(()), x)
-        elif chosen == "jacobian":
-            true = oracles.reference_jacobian(fn, x)
-        else:
-            true = oracles.func_jacobian(fn, x, out.numel())
-        sync(x.device)
-        timings["oracle"] = time.perf_counter() - t0
-        assert claim is not None
-        _finish(res, claim, true.detach(), out_shape, wrt_shape)
-        return
-    jvp, vjp = rule.jvp, rule.vjp
-    pairs = probe_pairs(
-        fn=fn, x=x, out_shape=out_shape, claim=claim, hessian=hessian, k=probes, gen=gen,
-        claim_jvp=None if jvp is None else lambda v: ctx.call_keep_graph("jvp", jvp, v.to(dt), **inputs),
-        claim_vjp=None if vjp is None else lambda u: ctx.call("vjp", vjp, u.to(dt), **inputs),
-        pullback=pullback,
+        claim = to_numerator(rule, raw, out_shape, wrt_shape)
+        if claim.dtype != x.dtype:
+            run.hints.append(f"the claim is {str(claim.dtype).removeprefix('torch.')} in a "
+                             f"{str(x.dtype).removeprefix('torch.')} check: it was computed in "
+                             "another precision (a dtype= fixed inside the claim?)")
+    problem = Problem(
+        rule=rule, ctx=ctx, inputs=inputs, out=out, out_shape=out_shape, claim=claim,
+        claim_jvp=None if rule.jvp is None else _matrix_free(ctx, "jvp", rule.jvp, inputs),
+        claim_vjp=None if rule.vjp is None else _matrix_free(ctx, "vjp", rule.vjp, inputs),
+        gen=gen, probes=probes, tolerance=run.tolerance, scale=scale,
     )
+    t0 = time.perf_counter()
+    m = _measure(ctx, plan.oracle, problem)
     sync(x.device)
-    timings["oracle"] = time.perf_counter() - t0
-    # Judge by the worse of the two comparisons (rows, and u^T J v both ways).
-    claimed, true = max(pairs, key=lambda p: relative_error(p[0], p[1]))
-    _finish(res, claimed, true, (claimed.numel(),), (1,))
-    res.claim_shape = None if claim is None else tuple(claim.shape)
-    res.true_shape = tuple(out_shape) + tuple(x.shape)
-    if not res.passed:
-        res.mismatch = None
-        res.message = f"values differ along {probes} random probes (u^T D, and u^T D v against u^T J v)"
-    # Entry indices of stacked probe values mean nothing to the user; keep the global hints.
-    res.hints = [h for h in res.hints if not h.startswith("correct except")]
+    run.timings["oracle"] = time.perf_counter() - t0
+    run.measurement, run.resolution = m, m.resolution
+    run.verdict = verdict = judge(m, out)
+    run.claim_shape = None if claim is None else tuple(claim.shape)
+    run.true_shape = out_shape + wrt_shape
+    run.entry_mismatch = m.materialized
+    if verdict.passed or verdict.inconclusive or not math.isfinite(verdict.error):
+        if not verdict.passed and not verdict.inconclusive and m.claimed.shape == m.true.shape:
+            run.hints.extend(diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=out_shape,
+                                            wrt_shape=wrt_shape))
+        return
+    if plan.oracle != "taylor" and m.materialized:
+        _cross_check_autograd(run, ctx, problem, m)
+    _attribute_to_conditioning(run)
+    if run.verdict is not None and run.verdict.inconclusive:
+        return
+    hints = diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=out_shape, wrt_shape=wrt_shape)
+    if not m.materialized:
+        # Entry indices of stacked probe values mean nothing to the user; keep the global hints.
+        hints = [h for h in hints if not h.startswith("correct except")]
+    if float(torch.linalg.vector_norm(m.true)) <= m.floor * run.tolerance:
+        hints.insert(0, f"f does not depend on {name} here: the true derivative is 0")
+    run.hints.extend(hints)
 
 
-def _choose_oracle(rule: Rule, ctx: Context, oracle: str, out_numel: int, x: torch.Tensor,
-                   memory_budget: int | None) -> str:
-    if oracle in ("probe", "taylor"):
-        return oracle
-    budget = oracles.memory_budget(x.device, memory_budget)
-    kind = "func" if oracle == "func" else "jacobian"
-    need = oracles.jacobian_bytes(out_numel, x.numel(), x.dtype, kind)
-    if oracle == "auto":
-        fits = need <= budget and out_numel <= oracles.AUTO_MAX_ROWS
-        return "jacobian" if fits else "probe"
-    if need > budget:
+def _matrix_free(ctx: Context, what: str, fn: object, inputs: dict[str, torch.Tensor]):  # type: ignore[no-untyped-def]
+    def apply(v: torch.Tensor) -> torch.Tensor:
+        return ctx.call_keep_graph(what, fn, v, **inputs)  # type: ignore[arg-type]
+    return apply
+
+
+def _measure(ctx: Context, oracle: str, problem: Problem) -> Measurement:
+    versions = {k: v._version for k, v in problem.inputs.items()}
+    try:
+        m = REGISTRY[oracle].measure(problem)
+    except MatcalcError:
+        raise
+    except Exception as exc:
+        hint = ("; if f uses .numpy(), .item(), .detach() or non-torch code, autograd cannot see "
+                "through it: use oracle='taylor'" if oracle != "taylor" else "")
         raise MatcalcError(
-            f"{ctx.where}: the {oracle} oracle would materialize about {need / 2**20:.0f} MiB, "
-            f"over the memory budget of {budget / 2**20:.0f} MiB: use oracle='probe' "
-            "(matrix-free) or raise memory_budget"
+            f"the {oracle} oracle failed on f: {type(exc).__name__}: {exc} ({ctx.where}){hint}; "
+            "f must be a pure torch function of its inputs (no in-place changes to captured tensors)"
+        ) from exc
+    assert_unchanged(ctx, "f", problem.inputs, versions)
+    return m
+
+
+def _cross_check_autograd(run: _Run, ctx: Context, problem: Problem, m: Measurement) -> None:
+    """A failed claim against an autograd truth: is autograd's truth itself right? Finite
+    differences of f along one direction say whether f hides part of itself from autograd."""
+    x = problem.x
+    v = torch.randn(x.shape, generator=problem.gen, device=x.device, dtype=torch.float64)
+    v = v * (max(float(torch.linalg.vector_norm(x)), 1.0) / max(float(torch.linalg.vector_norm(v)), 1e-300))
+    if problem.hessian:
+        return
+    true_dv = torch.tensordot(m.true.to(torch.float64), v, dims=v.ndim)
+
+    def g(h: float) -> torch.Tensor:
+        return (problem.fn(x + h * v).detach().to(torch.float64)
+                - problem.fn(x - h * v).detach().to(torch.float64)) / (2 * h)
+
+    try:
+        est, err = directional(g)
+    except Exception:
+        return
+    denom = max(float(torch.linalg.vector_norm(est)), problem.scale, 1e-300)
+    gap = float(torch.linalg.vector_norm(true_dv - est)) / denom
+    if math.isfinite(err) and gap > max(OPAQUE_DISAGREEMENT, 1000 * err / denom):
+        raise MatcalcError(
+            f"autograd's derivative of f disagrees with finite differences of f by {gap:.3g} "
+            f"(relative) ({ctx.where}): f hides part of its computation from autograd (.detach(), "
+            ".item(), .numpy(), a custom backward?); use oracle='taylor', which needs f alone"
         )
-    return oracle
 
 
-def _run_differential(rule: Rule, ctx: Context, inputs: dict[str, torch.Tensor],
-                      truth: dict[str, torch.Tensor], out: torch.Tensor, gen: torch.Generator,
-                      oracle: str, probes: int, res: Result) -> None:
+def _attribute_to_conditioning(run: _Run) -> None:
+    """A small failure on an ill-conditioned general matrix is rounding, not a wrong formula."""
+    verdict = run.verdict
+    assert verdict is not None
+    worst, where = 1.0, ""
+    for name, dom in run.rule.inputs.items():
+        t = run.inputs[name]
+        if dom.kind != "matrix" or dom.structure != "general" or t.numel() > 512 * 512:
+            continue
+        s = torch.linalg.svdvals(t.to(torch.float64))
+        cond = float(s.max() / s.min()) if float(s.min()) > 0 else math.inf
+        if cond > worst:
+            worst, where = cond, name
+    if worst <= KAPPA or not where:
+        return
+    size = max(run.sizes.values(), default=1)
+    allowed = tolerance(torch.float64, size) * worst * worst
+    if verdict.error <= allowed:
+        structure = "invertible" if run.inputs[where].shape[0] == run.inputs[where].shape[1] \
+            else "full_column_rank"
+        run.verdict = Verdict(False, verdict.error, inconclusive=(
+            f"ill-conditioned sample: cond({where}) = {worst:.3g}, and a relative error of "
+            f"{verdict.error:.3g} is within rounding at that conditioning; declare "
+            f"{where} with structure={structure!r} (cond <= {KAPPA:g})"))
+
+
+def _layout_mismatch(run: _Run, ctx: Context, raw: torch.Tensor, declared: tuple[int, ...],
+                     expected: tuple[int, ...], out_shape: tuple[int, ...],
+                     wrt_shape: tuple[int, ...]) -> None:
+    """The claim does not have its declared layout's shape: a fail, checked before any oracle, or
+    a transposed gradient would pass as a numerator-layout Jacobian."""
+    rule, plan = run.rule, run.plan
+    run.claim_shape, run.true_shape = tuple(raw.shape), declared
+    run.verdict = Verdict(False, math.inf, message=(
+        f"shape mismatch: layout={rule.layout!r} needs shape {declared}, the claim has shape "
+        f"{tuple(raw.shape)}"))
+    if plan.oracle not in ("jacobian", "func") or raw.is_complex():
+        return
+    name = rule.wrt_names[0]
+    inputs = run.inputs
+
+    def fn(w: torch.Tensor) -> torch.Tensor:
+        value = rule.f(**{**inputs, name: w})
+        return value.reshape(()) if rule.kind == "hessian" else value
+
+    try:
+        true = (reference_hessian(fn, inputs[name]) if rule.kind == "hessian"
+                else reference_jacobian(fn, inputs[name])).detach()
+    except Exception:
+        return
+    if rule.kind == "jacobian" and declared != expected and tuple(raw.shape) == expected \
+            and relative_error(raw, true) <= run.tolerance:
+        run.hints.append("matches the numerator layout: declare layout='numerator'")
+        return
+    run.hints.extend(diagnose.hints(raw, true, tol=run.tolerance, out_shape=out_shape,
+                                    wrt_shape=wrt_shape))
+
+
+def _run_differential(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Generator,
+                      probes: int) -> None:
+    rule, inputs = run.rule, run.inputs
     names = rule.wrt_names
-    res.oracle = "func" if oracle == "auto" else oracle
+    oracle = run.plan.oracle if run.plan.oracle in ("jacobian", "taylor") else "func"
 
     def fn(*ws: torch.Tensor) -> torch.Tensor:
-        return rule.f(**{**truth, **dict(zip(names, ws, strict=True))})
+        return rule.f(**{**inputs, **dict(zip(names, ws, strict=True))})
 
     # A differential of a scalar f is one number per direction, which a single direction can
     # make small by chance; every oracle therefore stacks ``probes`` directions.
-    rounds = probes
-    jacs: tuple[torch.Tensor, ...] | None = None
-    claimed: list[torch.Tensor] = []
-    true: list[torch.Tensor] = []
+    directions, claims = [], []
     t0 = time.perf_counter()
-    rates: list[float | None] = []
-    for _ in range(rounds):
+    for _ in range(probes):
         dirs = tuple(direction(rule.inputs[n], inputs[n], gen) for n in names)
-        kwargs = {f"d{n}": d.to(inputs[n].dtype) for n, d in zip(names, dirs, strict=True)}
-        df = ctx.call("the derivative", rule.derivative, **inputs, **kwargs)
-        primals = tuple(truth[n] for n in names)
-        if res.oracle == "taylor":
-            if df.shape != out.shape:
-                claimed.append(df)
-                true.append(out)
-                break
-            rates.append(differential_rate(rule, ctx, inputs, names, dirs))
-            continue
-        claimed.append(df)
-        if res.oracle == "jacobian":
-            if jacs is None:
-                full = torch.autograd.functional.jacobian(fn, primals)
-                jacs = full if isinstance(full, tuple) else (full,)
-            true.append(sum((oracles.contract_right(j, d) for j, d in zip(jacs, dirs, strict=True)),
-                            torch.zeros_like(out)))
-        else:
-            true.append(oracles.true_jvp(fn, primals, dirs).detach())
-    res.timings["oracle"] = time.perf_counter() - t0
-    if res.oracle == "taylor" and not claimed:
-        outcome = oracles.TaylorOutcome(rates=rates)
-        res.rates, res.passed, res.tolerance = rates, outcome.passed, 0.5
-        res.error = 0.0 if outcome.worst is None else max(0.0, 2.0 - outcome.worst)
-        if not res.passed:
-            res.message = f"the remainder shrinks at rate {outcome.worst:.2f}; expected 2"
+        claims.append(_call_claim(ctx, rule, inputs, {f"d{n}": d for n, d in zip(names, dirs, strict=True)}))
+        directions.append(dirs)
+    run.timings["claim"] = time.perf_counter() - t0
+    size = max(sum(float(torch.linalg.vector_norm(inputs[n])) for n in names), 1e-300)
+    dsize = sum(float(torch.linalg.vector_norm(d)) for d in directions[0])
+    scale = float(torch.linalg.vector_norm(out)) / size * dsize
+    if any(c.is_complex() for c in claims):
+        run.verdict = Verdict(False, math.inf, message="the claim is complex; a real f has a real derivative")
         return
-    if any(c.shape != out.shape for c in claimed):
-        _finish(res, claimed[0], true[0], tuple(out.shape), tuple(out.shape))
-        return
-    _finish(res, torch.stack(claimed), torch.stack(true), tuple(out.shape), tuple(out.shape))
+    t0 = time.perf_counter()
+    versions = {k: v._version for k, v in inputs.items()}
+    try:
+        m = measure_differential(oracle=oracle, fn=fn, primals=tuple(inputs[n] for n in names),
+                                 directions=directions, claims=claims, tolerance=run.tolerance,
+                                 floor=scale)
+    except Exception as exc:
+        raise MatcalcError(f"the {oracle} oracle failed on f: {type(exc).__name__}: {exc} "
+                           f"({ctx.where}); use oracle='taylor' if autograd cannot see through f") from exc
+    assert_unchanged(ctx, "f", inputs, versions)
+    run.timings["oracle"] = time.perf_counter() - t0
+    run.plan = dataclasses.replace(run.plan, oracle=oracle)
+    run.measurement, run.resolution = m, m.resolution
+    run.verdict = judge(m, out)
+    run.claim_shape, run.true_shape = tuple(claims[0].shape), tuple(out.shape)
+    if not run.verdict.passed and not run.verdict.inconclusive and m.claimed.shape == m.true.shape:
+        run.hints.extend(h for h in diagnose.hints(m.claimed, m.true, tol=m.tolerance,
+                                                   out_shape=tuple(out.shape), wrt_shape=tuple(out.shape))
+                         if not h.startswith("correct except"))
+
+
+def _low_precision(run: _Run, ctx: Context) -> dict[str, float] | None:
+    """How accurately the claim evaluates in the check's own dtype, next to autograd in it."""
+    m, rule = run.measurement, run.rule
+    if m is None or not m.materialized or rule.kind == "differential":
+        return None
+    low = cast_inputs(rule, run.inputs, run.dt)
+    name = rule.wrt_names[0]
+    hessian = rule.kind == "hessian"
+    out_shape = tuple(m.true.shape[: m.true.ndim - low[name].ndim])
+    try:
+        claim_low = to_numerator(rule, _call_claim(ctx, rule, low), out_shape, tuple(low[name].shape))
+    except MatcalcError:
+        return None
+    report = {"claim": relative_error(claim_low, m.true, floor=m.floor)}
+
+    def fn(w: torch.Tensor) -> torch.Tensor:
+        value = rule.f(**{**low, name: w})
+        return value.reshape(()) if hessian else value
+
+    try:
+        auto_low = (reference_hessian if hessian else reference_jacobian)(fn, low[name]).detach()
+        report["autograd"] = relative_error(auto_low, m.true, floor=m.floor)
+    except Exception:  # an op without a kernel in this dtype: the claim's figure stands alone
+        pass
+    bound = 10 * max(report.get("autograd", 0.0), tolerance(run.dt, max(run.sizes.values(), default=1)))
+    if report["claim"] > bound:
+        run.hints.append(
+            f"the formula is right (decided in float64), but evaluated in "
+            f"{str(run.dt).removeprefix('torch.')} its relative error is {report['claim']:.3g}"
+            + (f", against {report['autograd']:.3g} for autograd" if "autograd" in report else ""))
+    return report
 
 
 def _structure_hints(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int],
-                     seed: int, oracle: str, probes: int, memory_budget: int | None) -> list[str]:
+                     seed: int, oracle: str, probes: int, memory_budget: int | None,
+                     error: float) -> list[str]:
     """Re-check a failed claim with stricter structures on its general square matrix inputs."""
     square = [n for n, d in rule.inputs.items()
               if d.kind == "matrix" and d.structure == "general" and d.shape[0] == d.shape[1]
@@ -316,7 +563,7 @@ def _structure_hints(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[st
             stricter = dataclasses.replace(
                 rule, inputs={**rule.inputs, name: rule.inputs[name].with_structure(structure)})
             try:
-                again = _check_once(stricter, dev, dt, sz, seed, oracle, probes, memory_budget)
+                again = _check_at(stricter, dev, dt, sz, seed, oracle, probes, memory_budget)
             except MatcalcError:
                 continue
             if again.passed:

@@ -70,7 +70,7 @@ class Domain:
 
     @property
     def kind(self) -> str:
-        return ("scalar", "vector", "matrix")[len(self.shape)]
+        return ("scalar", "vector", "matrix", "tensor")[min(len(self.shape), 3)]
 
     def dims(self) -> set[str]:
         return {d for d in self.shape if isinstance(d, str)}

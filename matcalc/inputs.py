@@ -107,18 +107,18 @@ def direction(dom: Domain, like: torch.Tensor, gen: torch.Generator) -> torch.Te
     return v
 
 
-# Up to this many bytes of float64 copies, a lower-precision check computes its truth in float64.
-TRUTH_UPCAST_MAX_BYTES = 64 * 2**20
+SYMMETRIC_STRUCTURES = frozenset({"symmetric", "spd", "separated_eigenvalues"})
 
 
-def truth_inputs(inputs: dict[str, torch.Tensor], dt: torch.dtype) -> dict[str, torch.Tensor]:
-    """The inputs the oracle differentiates. A float32 check computes its truth in float64, so it
-    measures the claim's rounding alone, not the claim's plus the oracle's; past
-    TRUTH_UPCAST_MAX_BYTES (large-n probe checks) the copy would cost more passes over memory than
-    the whole check, and the truth stays in the check's dtype."""
+def cast_inputs(rule: Rule, inputs64: dict[str, torch.Tensor], dt: torch.dtype) -> dict[str, torch.Tensor]:
+    """The float64 draw rounded to ``dt`` the way the samplers round it: symmetry re-imposed
+    after the cast, so a symmetric input stays exactly symmetric."""
     if dt == torch.float64:
-        return inputs
-    upcast_bytes = sum(v.numel() for v in inputs.values()) * 8
-    if upcast_bytes > TRUTH_UPCAST_MAX_BYTES:
-        return inputs
-    return {k: v.to(torch.float64) for k, v in inputs.items()}
+        return inputs64
+    out = {}
+    for name, x in inputs64.items():
+        low = x.to(dt)
+        if rule.inputs[name].structure in SYMMETRIC_STRUCTURES:
+            low = (low + low.T) / 2
+        out[name] = low
+    return out

@@ -41,6 +41,8 @@ class Result:
     # A low-precision check decides the formula in float64; this is how far the claim evaluated in
     # the check's own dtype is from the truth (relative), next to autograd's own error in that dtype.
     low_precision: dict[str, float] | None = None
+    # Every size assignment the check ran at (a default check runs at two).
+    sizes_checked: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -59,25 +61,31 @@ class Result:
         return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, oracle={self.oracle}"
 
     def __str__(self) -> str:
-        verdict = self.outcome.upper()
-        head = f"{verdict} {self.rule} [{self.context()}]: "
-        if self.oracle == "taylor":
-            head += f"remainder rates {self._rates()} (need >= expected - 0.5)"
+        head = f"{self.outcome.upper()} {self.rule} [{self.context()}]: "
+        if self.inconclusive:
+            head += "undecided"
         else:
             head += f"relative error {self.error:.3g} {'<=' if self.passed else '>'} " \
                     f"tolerance {self.tolerance:.3g}"
+        if self.resolution is not None and not self.inconclusive:
+            head += f" (resolution {self.resolution:.2g})"
         lines = [head]
+        if self.inconclusive:
+            lines.append(f"  inconclusive: {self.inconclusive}")
         if self.message:
             lines.append(f"  {self.message}")
-        if self.claim_shape is not None and not self.passed:
+        if self.claim_shape is not None and not self.passed and not self.inconclusive:
             lines.append(f"  shapes: claim {self.claim_shape}, true {self.true_shape}")
         if self.mismatch is not None and not self.passed:
             lines.append(f"  {self.mismatch.describe()}")
         lines.extend(f"  hint: {h}" for h in self.hints)
+        if self.low_precision:
+            parts = ", ".join(f"{k} {v:.2g}" for k, v in self.low_precision.items())
+            lines.append(f"  in {self.dtype}: relative error of {parts} (the verdict is float64's)")
+        if len(self.sizes_checked) > 1:
+            lines.append("  sizes checked: " + "; ".join(
+                ", ".join(f"{k}={v}" for k, v in s.items()) for s in self.sizes_checked))
         if self.refuted:
             lines.append("  (erratum: expected to fail)" if not self.passed
                          else "  (erratum passed: the refutation did not reproduce)")
         return "\n".join(lines)
-
-    def _rates(self) -> str:
-        return "[" + ", ".join("exact" if r is None else f"{r:.2f}" for r in self.rates or []) + "]"

@@ -2,10 +2,14 @@
 
 A check compares the claim D with the true derivative J by the normwise relative error
 
-    error = ||D - J||_F / max(||J||_F, eps)
+    error = ||D - J||_F / max(||J||_F, S)
 
-(the ``eps`` floor keeps a true derivative of exactly 0 comparable, and makes any nonzero claim
-against it fail). The check passes when ``error <= tolerance(dtype, size, conditioned)``:
+where S is the size a derivative of this f naturally has, ||f(x)|| / ||x|| (a homogeneous f of
+degree p has ||J x|| = p ||f||, so ||J|| >= p S; for a Hessian S = |f| / ||x||^2). The floor makes
+a true derivative of exactly 0 comparable: autograd's truth is then rounding noise at the scale of
+the computation (~eps * S), an exact zero claim passes, and a nonzero claim fails. The decision is
+taken in float64 (see check.py), so the tolerance below is float64's; the low dtypes report their
+accuracy beside the verdict. The check passes when ``error <= tolerance(dtype, size, conditioned)``:
 
     tolerance = C[dtype] * eps(dtype) * sqrt(size) * (KAPPA ** p[dtype] if conditioned else 1)
 
@@ -69,10 +73,28 @@ def tolerance(dtype: torch.dtype, size: int, conditioned: bool = False) -> float
     return SAFETY[dtype] * eps(dtype) * growth
 
 
-def relative_error(claim: torch.Tensor, true: torch.Tensor) -> float:
-    """Normwise relative error; inf when either side is not finite, so NaN never passes."""
+def relative_error(claim: torch.Tensor, true: torch.Tensor, floor: float = 0.0) -> float:
+    """Normwise relative error ||D - J|| / max(||J||, floor); inf when either side is not finite,
+    so NaN never passes.
+
+    >>> relative_error(torch.tensor([2.0]), torch.tensor([1.0]))
+    1.0
+    """
+    if claim.is_complex() or true.is_complex():
+        return math.inf
     if not bool(torch.isfinite(claim).all()) or not bool(torch.isfinite(true).all()):
         return math.inf
     c, t = claim.to(torch.float64), true.to(torch.float64)
-    denom = max(float(torch.linalg.vector_norm(t)), eps(true.dtype))
-    return float(torch.linalg.vector_norm(c - t)) / denom
+    # Norms of values near float64's range overflow; measuring in units of the largest entry
+    # keeps the ratio exact.
+    unit = max(float(c.abs().max()) if c.numel() else 0.0, float(t.abs().max()) if t.numel() else 0.0)
+    if not 0 < unit < math.inf:
+        unit = 1.0
+    denom = max(float(torch.linalg.vector_norm(t / unit)), floor / unit, TINY)
+    return float(torch.linalg.vector_norm((c - t) / unit)) / denom
+
+
+TINY = float(torch.finfo(torch.float64).tiny)
+# A check whose resolution is coarser than this cannot tell a wrong formula (a factor, a
+# transpose, a dropped term) from rounding: it is inconclusive, never a pass.
+MAX_RESOLUTION = 1e-2

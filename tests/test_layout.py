@@ -54,4 +54,4 @@ def test_first_order_remainder_shrinks_quadratically(name: str) -> None:
 
 def test_taylor_oracle_reports_rate_two() -> None:
     res = mc.check(RULES["quadratic_form"], oracle="taylor")
-    assert res.passed and all(r is None or abs(r - 2) < 0.1 for r in res.rates)
+    assert res.passed and res.resolution is not None and res.resolution < 1e-6

@@ -22,17 +22,17 @@ def test_auto_uses_the_reference_when_it_fits() -> None:
 
 
 def test_auto_switches_to_probe_over_budget() -> None:
-    res = mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}, memory_budget=10_000)
+    res = mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}, memory_budget=1_500_000)
     assert res.passed and res.oracle == "probe"
 
 
 def test_memory_guard_raises_and_suggests_probe() -> None:
     with pytest.raises(mc.MatcalcError, match="oracle='probe'"):
-        mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}, oracle="jacobian", memory_budget=10_000)
+        mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}, oracle="jacobian", memory_budget=1_500_000)
 
 
 def test_memory_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MATCALC_MEMORY_BUDGET", "1e4")
+    monkeypatch.setenv("MATCALC_MEMORY_BUDGET", "1.5e6")
     assert mc.check(RULES["linear_map"], sizes={"n": 300, "m": 200}).oracle == "probe"
     monkeypatch.setenv("MATCALC_MEMORY_BUDGET", "lots")
     with pytest.raises(mc.MatcalcError, match="MATCALC_MEMORY_BUDGET"):
@@ -80,7 +80,7 @@ def test_taylor_verifies_a_custom_autograd_function() -> None:
                                    wrt="x", inputs={"x": mc.vector("n")})
     assert mc.check(wrong_backward_claim, oracle="jacobian").passed  # autograd is fooled
     res = mc.check(wrong_backward_claim, oracle="taylor")
-    assert not res.passed and res.rates and abs(res.rates[0] - 1) < 0.2
+    assert not res.passed and abs(res.error - 1 / 3) < 1e-6  # claims 2x^2 where f' = 3x^2
     right = mc.Rule(name="cube_ok", f=lambda x: Cube.apply(x), derivative=lambda x: torch.diag(3 * x**2),
                     wrt="x", inputs={"x": mc.vector("n")})
     assert mc.check(right, oracle="taylor").passed

@@ -1,0 +1,109 @@
+"""The oracle interface: what every oracle is given (a Problem) and what it returns (a Measurement).
+
+An oracle is a small unit with a ``name`` and a ``measure(problem)`` method. It computes the true
+derivative its own way, applies the claim the same way, and returns both sides of the comparison
+together with the threshold and the resolution of that comparison. ``check()`` turns the
+measurement into a verdict and builds the Result once (matcalc/verdict.py).
+
+Example::
+
+    >>> import torch
+    >>> m = Measurement(claimed=torch.ones(3), true=torch.ones(3), tolerance=1e-13,
+    ...                 resolution=1e-13, floor=0.0)
+    >>> m.materialized
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+
+from matcalc.context import Context
+from matcalc.rule import Rule
+
+Fn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Problem:
+    """One derivative question, at one sample, in the dtype it is decided in.
+
+    ``inputs`` are the decision inputs (float64 whenever memory allows), ``out`` is f at them,
+    ``claim`` the materialized claim in numerator layout (None when the rule is checked
+    matrix-free through ``claim_jvp``/``claim_vjp``). ``scale`` is the size a derivative of this f
+    naturally has (||f|| / ||x||, per unit of J): it floors ||J|| so that a true derivative of
+    exactly zero is compared against rounding at the scale of the computation, not against 0.
+    """
+
+    rule: Rule
+    ctx: Context
+    inputs: dict[str, torch.Tensor]
+    out: torch.Tensor
+    out_shape: tuple[int, ...]
+    claim: torch.Tensor | None
+    claim_jvp: Fn | None
+    claim_vjp: Fn | None
+    gen: torch.Generator
+    probes: int
+    tolerance: float
+    scale: float
+
+    @property
+    def name(self) -> str:
+        return self.rule.wrt_names[0]
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.inputs[self.name]
+
+    @property
+    def wrt_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape)
+
+    @property
+    def hessian(self) -> bool:
+        return self.rule.kind == "hessian"
+
+    def fn(self, w: torch.Tensor) -> torch.Tensor:
+        """f as a function of the wrt input alone, the other inputs held at the sample."""
+        value = self.rule.f(**{**self.inputs, self.name: w})
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"f returned {type(value).__name__}, not a tensor")
+        return value.reshape(()) if self.hessian else value
+
+
+@dataclass
+class Measurement:
+    """Both sides of one comparison, in the same units.
+
+    ``materialized`` is True when ``claimed``/``true`` are whole Jacobians (entry-level hints then
+    mean something); probe and Taylor oracles compare projections instead. ``floor`` is the
+    smallest ||true|| the relative error divides by (Problem.scale in these units).
+    ``resolution`` is the smallest relative error this comparison reliably detects.
+    ``inconclusive`` is set when the oracle itself could not decide (finite differences that do
+    not converge, say).
+    """
+
+    claimed: torch.Tensor
+    true: torch.Tensor
+    tolerance: float
+    resolution: float
+    floor: float
+    materialized: bool = True
+    what: str = ""
+    inconclusive: str = ""
+    rates: list[float | None] | None = None
+    remainders: list[tuple[float, float]] = field(default_factory=list)
+
+
+class Oracle(Protocol):
+    """A way to get the true derivative. Adding one means one module in matcalc/oracles/."""
+
+    name: str
+    description: str
+
+    def measure(self, problem: Problem) -> Measurement: ...

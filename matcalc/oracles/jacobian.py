@@ -1,0 +1,49 @@
+"""The reference oracle: ``torch.autograd.functional.jacobian`` (and ``hessian``), materialized.
+
+Example::
+
+    >>> import torch
+    >>> reference_jacobian(lambda w: 3 * w, torch.ones(2, dtype=torch.float64))
+    tensor([[3., 0.],
+            [0., 3.]], dtype=torch.float64)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.functional import hessian as autograd_hessian
+from torch.autograd.functional import jacobian as autograd_jacobian
+
+from matcalc.oracles.base import Fn, Measurement, Problem
+
+
+def reference_jacobian(fn: Fn, x: torch.Tensor) -> torch.Tensor:
+    """J in numerator layout, one reverse pass per output entry.
+
+    vectorize=False is the fast choice here: a scalar f needs exactly one backward pass, and
+    vectorize=True runs the backward graph under vmap, which was measured at 28 s for D(Ax) at
+    n=2048 against 0.24 s for the loop at n=1024.
+    """
+    return autograd_jacobian(fn, x, vectorize=False, strategy="reverse-mode")
+
+
+def reference_hessian(fn: Fn, x: torch.Tensor) -> torch.Tensor:
+    """The Hessian of a scalar fn, shape x.shape + x.shape."""
+    return autograd_hessian(fn, x)
+
+
+class JacobianOracle:
+    """The whole Jacobian from torch.autograd.functional: deterministic, resolution = tolerance."""
+
+    name = "jacobian"
+    description = "torch.autograd.functional.jacobian / hessian: the whole derivative, the reference"
+
+    def measure(self, problem: Problem) -> Measurement:
+        assert problem.claim is not None
+        if problem.hessian:
+            true = reference_hessian(problem.fn, problem.x)
+        else:
+            true = reference_jacobian(problem.fn, problem.x)
+        return Measurement(claimed=problem.claim, true=true.detach(), tolerance=problem.tolerance,
+                           resolution=problem.tolerance, floor=problem.scale,
+                           what="the whole Jacobian")
