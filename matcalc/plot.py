@@ -50,10 +50,10 @@ def require_plotting() -> Any:
 def check_plot_path(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path, after checking that it names a PNG in a writable folder.
 
-    >>> check_plot_path("/no/such/folder/x.png")
+    >>> check_plot_path("/no/such/folder/x.png")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    matcalc.errors.MatcalcError: cannot write the plot /no/such/folder/x.png: folder /no/such/folder does not exist
+    matcalc.errors.MatcalcError: cannot write the plot ...: folder /no/such/folder does not exist
     """
     out = Path(path)
     if out.suffix.lower() != ".png":

@@ -73,7 +73,7 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
             if kind == "T":
                 return run(node.args[0]).T
             if kind == "pow":
-                return run(node.args[0]) ** node.value  # type: ignore[operator]
+                return run(node.args[0]) ** float(node.value)  # type: ignore[arg-type]
             if kind == "call" and node.value == "matrix_power":
                 return torch.linalg.matrix_power(run(node.args[0]), int(node.args[1].value))  # type: ignore[call-overload]
             if kind == "call" and len(node.args) == 1:

@@ -1,10 +1,10 @@
-"""Expression tree -> LaTeX, in the Matrix Cookbook's notation.
+r"""Expression tree -> LaTeX, in the Matrix Cookbook's notation.
 
 Example::
 
     >>> from matcalc.claims.parse import parse
-    >>> to_latex(parse("x @ (A.T + A)"), lambda node: 1)
-    'x^\\top (A^\\top + A)'
+    >>> print(to_latex(parse("x @ (A.T + A)"), lambda node: 1))
+    x^\top (A^\top + A)
 
 ``rank`` tells the renderer whether a sub-expression is a scalar (0), vector (1) or matrix (2):
 ``x @ A`` is x^T A, ``s * x`` is juxtaposition while ``x * y`` is the Hadamard product x ⊙ y.
@@ -80,7 +80,7 @@ class _Renderer:
         text, prec = self.render(node)
         return f"({text})" if prec < level else text
 
-    def render(self, node: Node) -> tuple[str, int]:  # noqa: PLR0911 - one case per node kind
+    def render(self, node: Node) -> tuple[str, int]:
         kind, args = node.kind, node.args
         if kind == "sym":
             return symbol(str(node.value)), ATOM

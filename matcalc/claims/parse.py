@@ -182,24 +182,24 @@ class _Converter:
         return value
 
     def exponent(self, node: ast.AST) -> int | float:
-        negative = False
-        inner = node
-        if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub | ast.UAdd):
-            negative = isinstance(inner.op, ast.USub)
-            inner = inner.operand
-        if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Div) and all(
-                isinstance(s, ast.Constant) for s in (inner.left, inner.right)):
-            num, den = self.number(inner.left), self.number(inner.right)  # type: ignore[arg-type]
-            if den == 0:
-                raise self.fail("division by zero in the exponent", node)
-            value: int | float = num / den
-        elif isinstance(inner, ast.Constant):
-            value = self.number(inner)
-        else:
-            raise self.fail("an exponent must be a numeric constant such as 2, -1 or 1/2", node)
+        value = self.constant(node, allow_ratio=True)
         if abs(value) > MAX_EXPONENT:
             raise self.fail(f"exponent {value} is too large: the limit is {MAX_EXPONENT}", node)
-        return -value if negative else value
+        return value
+
+    def constant(self, node: ast.AST, allow_ratio: bool) -> int | float:
+        """A numeric constant, negated or (once) a ratio of two: -1, 0.5, 1/2, -1/2."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = self.constant(node.operand, allow_ratio)
+            return -value if isinstance(node.op, ast.USub) else value
+        if allow_ratio and isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            num, den = self.constant(node.left, False), self.constant(node.right, False)
+            if den == 0:
+                raise self.fail("division by zero in the exponent", node)
+            return num / den
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        raise self.fail("an exponent must be a numeric constant such as 2, -1 or 1/2", node)
 
     def call(self, node: ast.Call, start: int, end: int) -> Node:
         if not isinstance(node.func, ast.Name):

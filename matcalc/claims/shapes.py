@@ -110,7 +110,7 @@ def _decl(name: str, spec: object) -> Decl:
             pass
         elif word.isdigit() and int(word) > 0:
             dims.append(int(word))
-        elif word.isidentifier() and word != "x":
+        elif word.isidentifier() and word != "x" and len(word) <= 3:
             dims.append(word)
         else:
             raise MatcalcError(f"cannot read {word!r} in the declaration {name}: {spec!r}; write "
@@ -171,7 +171,7 @@ class Dims:
 
     def show(self, i: int) -> str:
         r = self.find(i)
-        return str(self.label.get(r, f"?{r}"))
+        return str(self.label.get(r, f"d{r + 1}"))
 
 
 class Shapes:
