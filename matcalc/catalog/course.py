@@ -8,6 +8,7 @@ derivatives: scalar u = sum(sin(Bx)) (du/dx = cos(Bx)^T B), scalar v = (c^T x)^2
 import torch
 
 from matcalc.domains import matrix, scalar, vector
+from matcalc.catalog._text import text_rule
 from matcalc.rule import Rule
 
 SLIDES = "course slides: matrix calculus"
@@ -61,12 +62,12 @@ RULES = (
         wrt="x", inputs={"x": vector("n")},
         latex=r"\partial\, \mathrm{sum}(x) / \partial x = 1^\top", source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_squared_norm",
-        f=lambda x: torch.linalg.vector_norm(x) ** 2,
-        derivative=lambda x: 2 * x,
+        f="norm(x) ** 2",
+        derivative="2 * x",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\partial \|x\|^2 / \partial x = 2x^\top", source=SLIDES, section=SCALAR_TABLE,
+        source=SLIDES, section=SCALAR_TABLE,
     ),
     Rule(
         name="course_sum_rule_scalar",
@@ -107,12 +108,12 @@ RULES = (
         wrt="x", inputs={"x": vector("n")},
         latex=r"\partial x / \partial x = I", source=SLIDES, section=VECTOR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_row_vector_times_matrix",
-        f=lambda x, A: x @ A,
-        derivative=lambda x, A: A.T,
+        f="x @ A",
+        derivative="A.T",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "m")},
-        latex=r"\partial (x^\top A) / \partial x = A^\top", source=SLIDES, section=VECTOR_TABLE,
+        source=SLIDES, section=VECTOR_TABLE,
     ),
     Rule(
         name="course_scaled_vector",
@@ -139,33 +140,33 @@ RULES = (
         source=SLIDES, section=VECTOR_TABLE,
     ),
     # ---- scalar derivatives, applied elementwise (diagonal Jacobians) ---------------------
-    Rule(
+    text_rule(
         name="elementwise_power",
-        f=lambda x: x**3,
-        derivative=lambda x: torch.diag(3 * x**2),
+        f="x**3",
+        derivative="diag(3 * x**2)",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{d}{dx} x^n = n x^{n-1}\ (n = 3,\ elementwise)", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
     ),
-    Rule(
+    text_rule(
         name="elementwise_exp",
-        f=lambda x: torch.exp(x),
-        derivative=lambda x: torch.diag(torch.exp(x)),
+        f="exp(x)",
+        derivative="diag(exp(x))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{d}{dx} e^x = e^x", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
     ),
-    Rule(
+    text_rule(
         name="elementwise_log",
-        f=lambda x: torch.log(x),
-        derivative=lambda x: torch.diag(1 / x),
+        f="log(x)",
+        derivative="diag(1 / x)",
         wrt="x", inputs={"x": vector("n", positive=True)},
-        latex=r"\frac{d}{dx} \log x = 1/x", source=SLIDES, section=ELEMENTWISE, conditions="x > 0",
+        source=SLIDES, section=ELEMENTWISE, conditions="x > 0",
     ),
-    Rule(
+    text_rule(
         name="elementwise_sin",
-        f=lambda x: torch.sin(x),
-        derivative=lambda x: torch.diag(torch.cos(x)),
+        f="sin(x)",
+        derivative="diag(cos(x))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{d}{dx} \sin x = \cos x", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
     ),
     Rule(
         name="elementwise_abs",
@@ -184,20 +185,18 @@ RULES = (
         conditions="x != 0 entrywise; at 0 the subderivative is [0, 1] (documented, not sampled)",
     ),
     # ---- chain-rule shapes ---------------------------------------------------------------
-    Rule(
+    text_rule(
         name="chain_scalar_of_scalar",
-        f=lambda x, b: torch.sin(b @ x),
-        derivative=lambda x, b: torch.cos(b @ x) * b,
+        f="sin(b @ x)",
+        derivative="cos(b @ x) * b",
         wrt="x", inputs={"x": vector("n"), "b": vector("n")},
-        latex=r"(1,n) = (1,)(1,n):\ \partial \sin(b^\top x)/\partial x = \cos(b^\top x)\, b^\top",
         source=AUTOGRAD, section=CHAIN,
     ),
-    Rule(
+    text_rule(
         name="chain_scalar_of_vector",
-        f=lambda x, B: torch.sum((B @ x) ** 2),
-        derivative=lambda x, B: 2 * (B @ x) @ B,
+        f="sum((B @ x) ** 2)",
+        derivative="2 * (B @ x) @ B",
         wrt="x", inputs={"x": vector("n"), "B": matrix("k", "n")},
-        latex=r"(1,n) = (1,k)(k,n):\ \partial \|Bx\|^2/\partial x = 2(Bx)^\top B",
         source=AUTOGRAD, section=CHAIN,
     ),
     Rule(
@@ -209,19 +208,19 @@ RULES = (
         source=AUTOGRAD, section=CHAIN,
     ),
     # ---- the course book, in gradient (denominator) layout -------------------------------
-    Rule(
+    text_rule(
         name="book_gradient_xT_A",
-        f=lambda x, A: x @ A,
-        derivative=lambda x, A: A,
+        f="x @ A",
+        derivative="A",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "m")}, layout="denominator",
-        latex=r"\nabla_x x^\top A = A", source=BOOK, section="gradients",
+        source=BOOK, section="gradients",
     ),
-    Rule(
+    text_rule(
         name="book_gradient_quadratic",
-        f=lambda x, A: x @ A @ x,
-        derivative=lambda x, A: (A + A.T) @ x,
+        f="x @ A @ x",
+        derivative="(A + A.T) @ x",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "n")}, layout="denominator",
-        latex=r"\nabla_x x^\top A x = (A + A^\top) x", source=BOOK, section="gradients",
+        source=BOOK, section="gradients",
     ),
     Rule(
         name="book_gradient_frobenius",

@@ -10,6 +10,7 @@ from matcalc.catalog._ops import det, eye_like, inv, tr
 from matcalc.catalog.cookbook_derivatives import Y_INPUTS, Y, dY
 from matcalc.domains import matrix, vector
 from matcalc.fast import logsumexp_hessian, norm_hessian, symmetric_sum
+from matcalc.catalog._text import text_rule
 from matcalc.rule import Rule
 
 SECTION = "Hessians"
@@ -38,17 +39,17 @@ def det_second_derivative(x, A, B, C):
 GROUP = "Hessians"
 
 RULES = (
-    Rule(
+    text_rule(
         name="hessian_quadratic_form",
-        f=lambda x, A: x @ A @ x, derivative=lambda x, A: A + A.T, fast=lambda x, A: symmetric_sum(A),
+        f="x @ A @ x", derivative="A + A.T", fast=lambda x, A: symmetric_sum(A),
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n")},
-        latex=r"\nabla^2_x\, x^\top A x = A + A^\top", source="course book / Matrix Cookbook (98)", section=SECTION,
+        source="course book / Matrix Cookbook (98)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_98_hessian",
-        f=lambda x, A, b: x @ A @ x + b @ x, derivative=lambda x, A, b: A + A.T,
+        f="x @ A @ x + b @ x", derivative="A + A.T",
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n"), "b": vector("n")},
-        latex=r"\frac{\partial^2 (x^\top A x + b^\top x)}{\partial x \partial x^\top} = A + A^\top", source="Matrix Cookbook (98)", section=SECTION,
+        source="Matrix Cookbook (98)", section=SECTION,
     ),
     Rule(
         name="hessian_norm",
@@ -65,11 +66,11 @@ RULES = (
         wrt="x", kind="hessian", inputs={"x": vector("n")},
         latex=r"\nabla^2 \mathrm{logsumexp}(x) = \mathrm{diag}(p) - p p^\top,\ p = \mathrm{softmax}(x)", source="standard (Boyd & Vandenberghe 3.1.5)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="hessian_least_squares",
-        f=lambda w, X, y: torch.sum((X @ w - y) ** 2), derivative=lambda w, X, y: 2 * X.T @ X,
+        f="sum((X @ w - y) ** 2)", derivative="2 * X.T @ X",
         wrt="w", kind="hessian", inputs={"w": vector("n"), "X": matrix("m", "n"), "y": vector("m")},
-        latex=r"\nabla^2_w \|Xw - y\|^2 = 2 X^\top X", source="course slides: autograd (example 2)", section=SECTION,
+        source="course slides: autograd (example 2)", section=SECTION,
     ),
     Rule(
         name="hessian_logistic_loss",
