@@ -6,9 +6,9 @@ Y(x) = A + x B + x^2 C is the instance of a matrix function of a scalar: A inver
 
 import torch
 
-from matcalc.catalog._ops import det, eye_like, inv, logabsdet, mpow, pinv, pos_real_part, tr
-from matcalc.domains import matrix, scalar, vector
+from matcalc.catalog._ops import det, eye_like, inv, pinv
 from matcalc.catalog._text import text_rule
+from matcalc.domains import matrix, scalar, vector
 from matcalc.rule import Rule
 
 DET, INV, EIG = "2.1 determinant", "2.2 inverse", "2.3 eigenvalues"
@@ -40,12 +40,11 @@ GROUP = "Matrix Cookbook"
 
 RULES = (
     # ---- 2.1 determinant -------------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_46_det_of_matrix_function",
-        f=lambda x, A, B, C: det(Y(x, A, B, C)),
-        derivative=lambda x, A, B, C: det(Y(x, A, B, C)) * tr(inv(Y(x, A, B, C)) @ dY(x, A, B, C)),
+        f="det(A + 0.1 * x * B + 0.01 * x * x * C)",
+        derivative="det(A + 0.1 * x * B + 0.01 * x * x * C) * tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C))",
         wrt="x", inputs=Y_INPUTS,
-        latex=r"\frac{\partial \det(Y)}{\partial x} = \det(Y)\, \mathrm{Tr}(Y^{-1} \frac{\partial Y}{\partial x})",
         source=cb(46), section=DET, conditions="Y(x) invertible, differentiable",
     ),
     Rule(
@@ -89,15 +88,12 @@ RULES = (
         source=cb(53), section=DET,
         conditions="A symmetric (fails for nonsymmetric A), X^T A X invertible; X may be non-square",
     ),
-    Rule(
+    text_rule(
         name="cookbook_54_det_XtAX_general",
-        f=lambda X, S, K: det(X.T @ pos_real_part(S, K) @ X),
-        derivative=lambda X, S, K: det(X.T @ pos_real_part(S, K) @ X) * (
-            pos_real_part(S, K) @ X @ inv(X.T @ pos_real_part(S, K) @ X)
-            + pos_real_part(S, K).T @ X @ inv(X.T @ pos_real_part(S, K).T @ X)),
+        f="det(X.T @ (S + (K - K.T) / 2) @ X)",
+        derivative="det(X.T @ (S + (K - K.T) / 2) @ X) * ((S + (K - K.T) / 2) @ X @ inv(X.T @ (S + (K - K.T) / 2) @ X) + (S + (K - K.T) / 2).T @ X @ inv(X.T @ (S + (K - K.T) / 2).T @ X))",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"),
                          "S": matrix("n", "n", structure="spd"), "K": matrix("n", "n")},
-        latex=r"\frac{\partial \det(X^\top A X)}{\partial X} = \det(X^\top A X)(A X (X^\top A X)^{-1} + A^\top X (X^\top A^\top X)^{-1})",
         source=cb(54), section=DET,
         conditions="A any square (instance A = S + skew(K), nonsymmetric), X^T A X invertible",
     ),
@@ -123,20 +119,19 @@ RULES = (
         source=cb(57), section=DET,
         conditions="X invertible, either sign of det",
     ),
-    Rule(
+    text_rule(
         name="cookbook_58_det_power",
-        f=lambda X: det(mpow(X, 3)), derivative=lambda X: 3 * det(mpow(X, 3)) * inv(X).T,
+        f="det(matrix_power(X, 3))", derivative="3 * det(matrix_power(X, 3)) * inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det(X^k)}{\partial X} = k \det(X^k) X^{-\top}\ (k = 3)", source=cb(58), section=DET,
+        source=cb(58), section=DET,
         conditions="X invertible",
     ),
     # ---- 2.2 inverse -----------------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_59_inverse_of_matrix_function",
-        f=lambda x, A, B, C: inv(Y(x, A, B, C)),
-        derivative=lambda x, A, B, C: -inv(Y(x, A, B, C)) @ dY(x, A, B, C) @ inv(Y(x, A, B, C)),
+        f="inv(A + 0.1 * x * B + 0.01 * x * x * C)",
+        derivative="-inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C) @ inv(A + 0.1 * x * B + 0.01 * x * x * C)",
         wrt="x", inputs=Y_INPUTS,
-        latex=r"\frac{\partial Y^{-1}}{\partial x} = -Y^{-1} \frac{\partial Y}{\partial x} Y^{-1}",
         source=cb(59), section=INV, conditions="Y(x) invertible",
     ),
     Rule(

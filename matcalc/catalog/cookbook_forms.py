@@ -5,8 +5,8 @@ forms are here, the printed ones are in errata.py."""
 import torch
 
 from matcalc.catalog._ops import eye_like, mpow, tsum, unit_entries
-from matcalc.domains import matrix, scalar, vector
 from matcalc.catalog._text import text_rule
+from matcalc.domains import matrix, scalar, vector
 from matcalc.rule import Rule
 
 FIRST, SECOND, HIGHER, GRAD = "2.4.1 first order", "2.4.2 second order", "2.4.3 higher order", "2.4.4 gradient"
@@ -107,11 +107,11 @@ RULES = (
         latex=r"\frac{\partial (X^\top A)_{ij}}{\partial X_{mn}} = \delta_{in} A_{mj} = (J^{nm} A)_{ij}", source=cb(75), section=FIRST,
     ),
     # ---- 2.4.2 second order ----------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_76_sum_squared",
-        f=lambda X: X.sum() ** 2, derivative=lambda X: 2 * X.sum() * torch.ones_like(X),
+        f="sum(X) ** 2", derivative="2 * sum(X) * ones_like(X)",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial}{\partial X_{ij}} \sum_{klmn} X_{kl} X_{mn} = 2 \sum_{kl} X_{kl}", source=cb(76), section=SECOND,
+        source=cb(76), section=SECOND,
     ),
     text_rule(
         name="cookbook_77_bT_XtX_c",
@@ -212,29 +212,26 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "n")},
         latex=r"\frac{\partial (X^p)_{kl}}{\partial X_{ij}} = \sum_{r=0}^{p-1} (X^r J^{ij} X^{p-1-r})_{kl}\ (p = 3)", source=cb(90), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_91_aT_Xp_b",
-        f=lambda X, a, b: a @ mpow(X, P) @ b,
-        derivative=lambda X, a, b: tsum(mpow(X, r).T @ torch.outer(a, b) @ mpow(X, P - 1 - r).T for r in range(P)),
+        f="a @ matrix_power(X, 3) @ b",
+        derivative="outer(a, b) @ matrix_power(X, 2).T + X.T @ outer(a, b) @ X.T + matrix_power(X, 2).T @ outer(a, b)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top a b^\top (X^{p-1-r})^\top\ (p = 3)", source=cb(91), section=HIGHER,
+        source=cb(91), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_92_corrected",
-        f=lambda X, a, b: a @ mpow(X, P).T @ mpow(X, P) @ b,
-        derivative=lambda X, a, b: tsum(
-            mpow(X, r).T @ mpow(X, P) @ (torch.outer(a, b) + torch.outer(b, a)) @ mpow(X, P - 1 - r).T for r in range(P)),
+        f="a @ matrix_power(X, 3).T @ matrix_power(X, 3) @ b",
+        derivative="matrix_power(X, 3) @ (outer(a, b) + outer(b, a)) @ matrix_power(X, 2).T + X.T @ matrix_power(X, 3) @ (outer(a, b) + outer(b, a)) @ X.T + matrix_power(X, 2).T @ matrix_power(X, 3) @ (outer(a, b) + outer(b, a))",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top (X^p)^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top X^p (a b^\top + b a^\top) (X^{p-1-r})^\top",
         source=cb("92, corrected"), section=HIGHER,
         conditions="X square; the printed form transposes the first summand (see the erratum)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_93_bilinear_of_maps",
-        f=lambda x, Pm, Q, A: torch.tanh(Pm @ x) @ A @ (torch.sin(Q @ x) + Q @ (x * x)),
-        derivative=lambda x, Pm, Q, A: ds_93(x, Pm).T @ A @ (torch.sin(Q @ x) + Q @ (x * x)) + dr_93(x, Q).T @ A.T @ torch.tanh(Pm @ x),
+        f="tanh(Pm @ x) @ A @ (sin(Q @ x) + Q @ (x * x))",
+        derivative="(diag(1 - tanh(Pm @ x) ** 2) @ Pm).T @ A @ (sin(Q @ x) + Q @ (x * x)) + (diag(cos(Q @ x)) @ Q + Q @ diag(2 * x)).T @ A.T @ tanh(Pm @ x)",
         wrt="x", inputs={"x": vector("n"), "Pm": matrix("k", "n"), "Q": matrix("m", "n"), "A": matrix("k", "m")},
-        latex=r"\frac{\partial s^\top A r}{\partial x} = \left(\frac{\partial s}{\partial x}\right)^\top A r + \left(\frac{\partial r}{\partial x}\right)^\top A^\top s",
         source=cb(93), section=HIGHER, conditions="instance s = tanh(Px), r = sin(Qx) + Q(x * x)",
     ),
     text_rule(

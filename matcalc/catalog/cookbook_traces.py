@@ -2,9 +2,9 @@
 
 import torch
 
-from matcalc.catalog._ops import eye_like, inv, mpow, sincos, tr, tsum
-from matcalc.domains import matrix, vector
+from matcalc.catalog._ops import eye_like, inv, sincos, tr
 from matcalc.catalog._text import text_rule
+from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
 GENERAL, FIRST, SECOND, HIGHER, OTHER = (
@@ -201,18 +201,18 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "n")},
         source=cb(120), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_121_trace_power",
-        f=lambda X: tr(mpow(X, K)), derivative=lambda X: K * mpow(X, K - 1).T,
+        f="tr(matrix_power(X, 4))", derivative="4 * matrix_power(X, 3).T",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^k)}{\partial X} = k (X^{k-1})^\top\ (k = 4)", source=cb(121), section=HIGHER,
+        source=cb(121), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_122_trace_A_power",
-        f=lambda X, A: tr(A @ mpow(X, K)),
-        derivative=lambda X, A: tsum((mpow(X, r) @ A @ mpow(X, K - r - 1)).T for r in range(K)),
+        f="tr(A @ matrix_power(X, 4))",
+        derivative="(A @ matrix_power(X, 3)).T + (X @ A @ matrix_power(X, 2)).T + (matrix_power(X, 2) @ A @ X).T + (matrix_power(X, 3) @ A).T",
         wrt="X", inputs={"X": matrix("n", "n"), "A": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(A X^k)}{\partial X} = \sum_{r=0}^{k-1} (X^r A X^{k-r-1})^\top\ (k = 4)", source=cb(122), section=HIGHER,
+        source=cb(122), section=HIGHER,
     ),
     text_rule(
         name="cookbook_123_trace_quartic",
@@ -229,37 +229,33 @@ RULES = (
         source=cb(124), section=OTHER,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_125_trace_inv_XtCX_A",
-        f=lambda X, A, C: tr(inv(X.T @ C @ X) @ A), derivative=rule_125,
+        f="tr(inv(X.T @ C @ X) @ A)", derivative="-C @ X @ inv(X.T @ C @ X) @ (A + A.T) @ inv(X.T @ C @ X)",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"), "A": matrix("m", "m"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial \mathrm{Tr}((X^\top C X)^{-1} A)}{\partial X} = -CX(X^\top C X)^{-1}(A + A^\top)(X^\top C X)^{-1}",
         source=cb(125), section=OTHER, conditions="C symmetric (fails otherwise), X^T C X invertible; A arbitrary",
     ),
-    Rule(
+    text_rule(
         name="cookbook_126_trace_inv_XtCX_XtBX",
-        f=lambda X, B, C: tr(inv(X.T @ C @ X) @ (X.T @ B @ X)), derivative=rule_126,
+        f="tr(inv(X.T @ C @ X) @ (X.T @ B @ X))", derivative="-2 * C @ X @ inv(X.T @ C @ X) @ X.T @ B @ X @ inv(X.T @ C @ X) + 2 * B @ X @ inv(X.T @ C @ X)",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"), "B": matrix("n", "n", structure="symmetric"),
                          "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((X^\top C X)^{-1}(X^\top B X)) = -2CX(X^\top CX)^{-1}X^\top BX(X^\top CX)^{-1} + 2BX(X^\top CX)^{-1}",
         source=cb(126), section=OTHER, conditions="B and C symmetric (each is needed), X^T C X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_127_symmetric_A",
-        f=lambda X, A, B, C: tr(inv(A + X.T @ C @ X) @ (X.T @ B @ X)), derivative=rule_127,
+        f="tr(inv(A + X.T @ C @ X) @ (X.T @ B @ X))", derivative="-2 * C @ X @ inv(A + X.T @ C @ X) @ X.T @ B @ X @ inv(A + X.T @ C @ X) + 2 * B @ X @ inv(A + X.T @ C @ X)",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("m", "m", structure="spd"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((A + X^\top CX)^{-1}(X^\top BX)) = -2CX(A + X^\top CX)^{-1}X^\top BX(A + X^\top CX)^{-1} + 2BX(A + X^\top CX)^{-1}",
         source=cb("127, with A symmetric"), section=OTHER,
         conditions="A, B, C symmetric (A symmetric is missing in the Cookbook), A + X^T C X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_127_general",
-        f=lambda X, S, K, B, C: tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X)),
-        derivative=lambda X, S, K, B, C: rule_127_general(X, S + (K - K.T) / 2, B, C),
+        f="tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X))",
+        derivative="-C @ X @ (inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X) @ inv(S + (K - K.T) / 2 + X.T @ C @ X) + inv(S + (K - K.T) / 2 + X.T @ C @ X).T @ (X.T @ B @ X) @ inv(S + (K - K.T) / 2 + X.T @ C @ X).T) + B @ X @ (inv(S + (K - K.T) / 2 + X.T @ C @ X) + inv(S + (K - K.T) / 2 + X.T @ C @ X).T)",
         wrt="X", inputs={"X": matrix("n", "m"), "S": matrix("m", "m", structure="spd"), "K": matrix("m", "m"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}(K^{-1} X^\top BX) = -CX(K^{-1}NK^{-1} + K^{-\top}NK^{-\top}) + BX(K^{-1} + K^{-\top}),\ K = A + X^\top CX,\ N = X^\top BX",
         source=cb("127, general A"), section=OTHER,
         conditions="B, C symmetric; A any square (instance S + skew(K)); K invertible",
     ),
@@ -271,19 +267,18 @@ RULES = (
         conditions="matrix sin and cos (power series), not elementwise",
     ),
     # ---- 2.6 vector norms, 2.7 matrix norms ----------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_129_distance",
-        f=lambda x, a: xdist(x, a), derivative=lambda x, a: (x - a) / xdist(x, a),
+        f="norm(x - a)", derivative="(x - a) / norm(x - a)",
         wrt="x", inputs={"a": vector("n"), "x": vector("n", distinct_from="a")},
-        latex=r"\frac{\partial \|x - a\|_2}{\partial x} = \frac{x - a}{\|x - a\|_2}", source=cb(129), section=VNORM,
+        source=cb(129), section=VNORM,
         conditions="x != a",
     ),
-    Rule(
+    text_rule(
         name="cookbook_130_unit_direction",
-        f=lambda x, a: (x - a) / xdist(x, a),
-        derivative=lambda x, a: eye_like(x) / xdist(x, a) - torch.outer(x - a, x - a) / xdist(x, a) ** 3,
+        f="(x - a) / norm(x - a)",
+        derivative="I / norm(x - a) - outer(x - a, x - a) / norm(x - a) ** 3",
         wrt="x", inputs={"a": vector("n"), "x": vector("n", distinct_from="a")},
-        latex=r"\frac{\partial}{\partial x} \frac{x - a}{\|x - a\|_2} = \frac{I}{\|x - a\|_2} - \frac{(x - a)(x - a)^\top}{\|x - a\|_2^3}",
         source=cb(130), section=VNORM, conditions="x != a",
     ),
     text_rule(
@@ -292,18 +287,18 @@ RULES = (
         wrt="x", inputs={"x": vector("n")},
         source=cb(131), section=VNORM,
     ),
-    Rule(
+    text_rule(
         name="cookbook_131_norm_of_xTx",
-        f=lambda x: torch.linalg.vector_norm((x @ x).reshape(1)), derivative=lambda x: 2 * x,
+        f="norm(x @ x)", derivative="2 * x",
         wrt="x", inputs={"x": vector("n", nonzero=True)},
-        latex=r"\frac{\partial \|x^\top x\|_2}{\partial x} = 2x", source=cb(131), section=VNORM,
+        source=cb(131), section=VNORM,
         conditions="x != 0 (the norm of the scalar x^T x is |x^T x|)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_132_frobenius",
-        f=lambda X: torch.linalg.matrix_norm(X) ** 2, derivative=lambda X: 2 * X,
+        f="norm(X) ** 2", derivative="2 * X",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial \|X\|_F^2}{\partial X} = 2X", source=cb(132), section=MNORM,
+        source=cb(132), section=MNORM,
     ),
     Rule(
         name="cookbook_132_trace_XXH",

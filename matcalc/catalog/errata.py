@@ -6,11 +6,10 @@ catalog rule is correct (``correct``). The catalog's tests expect every entry he
 
 import torch
 
-from matcalc.catalog._ops import det, dg, eye_like, inv, mpow, tr, tsum
-from matcalc.catalog.cookbook_forms import P
-from matcalc.catalog.cookbook_traces import rule_127
-from matcalc.domains import matrix, vector
+from matcalc.catalog._ops import dg, eye_like, inv, mpow, tr, tsum
 from matcalc.catalog._text import text_rule
+from matcalc.catalog.cookbook_forms import P
+from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
 SECTION = "errata"
@@ -26,11 +25,10 @@ def printed_92(X, a, b):
 GROUP = "errata"
 
 RULES = (
-    Rule(
+    text_rule(
         name="cookbook_92_printed",
-        f=lambda X, a, b: a @ mpow(X, P).T @ mpow(X, P) @ b, derivative=printed_92,
+        f="a @ matrix_power(X, 3).T @ matrix_power(X, 3) @ b", derivative="matrix_power(X, 2) @ outer(a, b) @ matrix_power(X, 3).T + matrix_power(X, 3) @ outer(a, b) @ matrix_power(X, 2).T + X @ outer(a, b) @ matrix_power(X, 3).T @ X + X.T @ matrix_power(X, 3) @ outer(a, b) @ X.T + outer(a, b) @ matrix_power(X, 3).T @ matrix_power(X, 2) + matrix_power(X, 2).T @ matrix_power(X, 3) @ outer(a, b)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top (X^p)^\top X^p b}{\partial X} = \sum_{r} \left[X^{p-1-r} a b^\top (X^p)^\top X^r + (X^r)^\top X^p a b^\top (X^{p-1-r})^\top\right]",
         source="Matrix Cookbook (92), version 2012-11-15", section=SECTION, refuted=True,
         flaw="The first summand is printed transposed; wrong already at p = 1. Appendix B.1.3 proves only eq. 90.",
         correct="cookbook_92_corrected",
@@ -44,13 +42,12 @@ RULES = (
         flaw="The first denominator is printed x^T B B x; it must be x^T B^T B x (right only for symmetric B).",
         correct="cookbook_95_corrected",
     ),
-    Rule(
+    text_rule(
         name="cookbook_127_printed_nonsymmetric_A",
-        f=lambda X, S, K, B, C: tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X)),
-        derivative=lambda X, S, K, B, C: rule_127(X, S + (K - K.T) / 2, B, C),  # the printed formula
+        f="tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X))",
+        derivative="-2 * C @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X) @ X.T @ B @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X) + 2 * B @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X)",  # the printed formula
         wrt="X", inputs={"X": matrix("n", "m"), "S": matrix("m", "m", structure="spd"), "K": matrix("m", "m"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((A + X^\top CX)^{-1}(X^\top BX)) = -2CX K^{-1}X^\top BXK^{-1} + 2BXK^{-1}",
         source="Matrix Cookbook (127), version 2012-11-15", section=SECTION, refuted=True,
         flaw="States only B and C symmetric; the formula also needs A symmetric (relative error ~0.1 for a nonsymmetric A).",
         correct="cookbook_127_general",
@@ -117,11 +114,11 @@ RULES = (
         flaw="Divides by the squared norm; the gradient is x / ||x||.",
         correct="norm_gradient",
     ),
-    Rule(
+    text_rule(
         name="slip_least_squares_gradient_untransposed",
-        f=lambda w, X, y: torch.sum((X @ w - y) ** 2), derivative=lambda w, X, y: 2 * X @ (X @ w - y),
+        f="sum((X @ w - y) ** 2)", derivative="2 * X @ (X @ w - y)",
         wrt="w", inputs={"w": vector("n"), "X": matrix("n", "n"), "y": vector("n")},
-        latex=r"\nabla_w \|Xw - y\|^2 = 2X(Xw - y)", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="X must be transposed: 2X^T(Xw - y); the slip survives a shape check only for square X.",
         correct="autograd_example_least_squares",
     ),
@@ -133,11 +130,11 @@ RULES = (
         flaw="True only for symmetric A; the Hessian is A + A^T.",
         correct="hessian_quadratic_form",
     ),
-    Rule(
+    text_rule(
         name="slip_softmax_jacobian_diagonal",
-        f=lambda x: torch.softmax(x, 0), derivative=lambda x: torch.diag(torch.softmax(x, 0) * (1 - torch.softmax(x, 0))),
+        f="softmax(x)", derivative="diag(softmax(x) * (1 - softmax(x)))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"D\,\mathrm{softmax}(x) = \mathrm{diag}(p \circ (1 - p))", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="Drops the off-diagonal terms -p_i p_j: the Jacobian is diag(p) - p p^T (the Hessian of logsumexp).",
         correct="hessian_logsumexp",
     ),

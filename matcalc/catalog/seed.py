@@ -2,9 +2,9 @@
 
 import torch
 
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar, vector
 from matcalc.fast import quadratic_gradient
-from matcalc.catalog._text import text_rule
 from matcalc.rule import Rule
 
 SEED = "seed (d2l lecture: derivatives and gradients)"

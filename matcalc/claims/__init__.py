@@ -95,7 +95,7 @@ def claim(
     for declared in decls:  # declared inputs come first, in their order (it fixes the draws)
         shapes.symbol_shape(declared)
     f_shape = shapes.infer(f_tree)
-    if wrt not in shapes.symbols:
+    if wrt not in shapes.symbols:  # declared inputs are in the table, so f may be constant in them
         raise MatcalcError(f"wrt={wrt!r} does not appear in f = {f.strip()!r}: name one of "
                            f"{', '.join(shapes.order)}")
     w_shape = shapes.symbols[wrt]

@@ -29,7 +29,8 @@ FUNCTION_NAMES = {
     "relu": r"\mathrm{relu}", "softplus": r"\mathrm{softplus}", "log1p": r"\mathrm{log1p}",
     "expm1": r"\mathrm{expm1}", "softmax": r"\mathrm{softmax}", "log_softmax": r"\log\mathrm{softmax}",
     "logsumexp": r"\mathrm{logsumexp}", "diag": r"\mathrm{diag}", "sum": r"\mathrm{sum}",
-    "mean": r"\mathrm{mean}", "det": r"\det", "tr": r"\mathrm{Tr}", "trace": r"\mathrm{Tr}",
+    "mean": r"\mathrm{mean}", "sign": r"\mathrm{sign}", "det": r"\det", "tr": r"\mathrm{Tr}",
+    "trace": r"\mathrm{Tr}",
 }
 
 Rank = Callable[[Node], int]
@@ -157,6 +158,8 @@ class _Renderer:
         fn, args = str(node.value), node.args
         arg = args[0]
         inner = self.render(arg)[0]
+        if fn in ("ones_like", "zeros_like"):
+            return (r"\mathbf{1}" if fn == "ones_like" else "0"), ATOM
         if fn == "inv":
             return self.wrap(arg, ATOM) + "^{-1}", POWER
         if fn == "pinv":

@@ -43,7 +43,7 @@ class Node:
 FUNCTIONS: dict[str, int] = {
     **{f: 1 for f in (
         "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid", "sqrt", "abs", "log", "exp",
-        "relu", "softplus", "log1p", "expm1", "square",
+        "relu", "softplus", "log1p", "expm1", "square", "sign", "ones_like", "zeros_like",
         "tr", "trace", "det", "logdet", "inv", "pinv", "expm", "sum", "mean", "norm", "diag",
         "softmax", "log_softmax", "logsumexp",
     )},
@@ -51,7 +51,7 @@ FUNCTIONS: dict[str, int] = {
 }
 ELEMENTWISE = frozenset({
     "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid", "sqrt", "abs", "log", "exp", "relu",
-    "softplus", "log1p", "expm1", "square",
+    "softplus", "log1p", "expm1", "square", "sign", "ones_like", "zeros_like",
 })
 
 _BINOPS: dict[type, str] = {ast.MatMult: "@", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",

@@ -138,6 +138,11 @@ class Dims:
     frozen: set[int] = field(default_factory=set)
 
     def new(self, label: str | int | None = None) -> int:
+        """A new dim; a labelled one joins the class that already has its label."""
+        if label is not None:
+            for root, other in self.label.items():
+                if other == label and self.find(root) == root:
+                    return root
         self.parent.append(len(self.parent))
         if label is not None:
             self.label[len(self.parent) - 1] = label
@@ -320,7 +325,7 @@ class Shapes:
             need(2, "a matrix")
             return (x[1], x[0])
         if fn in ("sum", "mean", "norm"):
-            if not x:
+            if not x and fn != "norm":
                 raise self.error(f"{fn}() needs a vector or matrix, but {self.text(arg)} is a scalar",
                                  node)
             return ()
