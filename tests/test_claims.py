@@ -58,6 +58,10 @@ CLAIMS = [
     ("sum(expm1(x))", "x", "exp(x)", None, "numerator", T),
     ("sum(expm1(x))", "x", "expm1(x)", None, "numerator", F),
     ("sum(square(x))", "x", "2 * x", None, "numerator", T),
+    ("sum(abs(x))", "x", "sign(x)", None, "numerator", T),
+    ("sum(x)", "x", "ones_like(x)", None, "numerator", T),
+    ("sum(x)", "x", "zeros_like(x)", None, "numerator", F),
+    ("s", "x", "zeros_like(x)", "s: scalar; x: n", "numerator", T),
     ("x ** 3", "x", "diag(3 * x ** 2)", None, "numerator", T),
     ("sum(x ** 0.5)", "x", "0.5 * x ** -0.5", "x: n positive", "numerator", T),
     ("sum(x ** -1)", "x", "-x ** -2", "x: positive", "numerator", T),
@@ -261,6 +265,10 @@ def test_hostile_input_on_the_command_line(capsys: pytest.CaptureFixture[str]) -
     ("norm(x)", "x", "x / norm(x)", "numerator",
      r"\frac{\partial \Vert x \Vert_2}{\partial x} = \frac{x}{\Vert x \Vert_2}"),
     ("x * y", "x", "diag(y)", "numerator", r"D_{x}(x \odot y) = \mathrm{diag}(y)"),
+    ("(B @ x) @ y", "x", "y @ B", "numerator", r"\frac{\partial (B x)^\top y}{\partial x} = y^\top B"),
+    ("sum((X @ w - y) ** 2)", "w", "2 * (X @ w - y) @ X", "numerator",
+     r"\frac{\partial \mathrm{sum}((X w - y)^{\circ 2})}{\partial w} = 2 (X w - y)^\top X"),
+    ("A @ (x * x)", "x", "2 * A @ diag(x)", "numerator", r"D_{x}(A (x \odot x)) = 2 A \mathrm{diag}(x)"),
 ])
 def test_latex_is_rendered_from_the_text(f: str, wrt: str, derivative: str, layout: str, latex: str) -> None:
     rule = mc.claim(f, wrt=wrt, derivative=derivative, layout=layout)

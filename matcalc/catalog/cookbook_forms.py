@@ -38,14 +38,6 @@ def quad_80(X, B):
     return out
 
 
-def ds_93(x, Pm):
-    return (1 - torch.tanh(Pm @ x) ** 2)[:, None] * Pm
-
-
-def dr_93(x, Q):
-    return torch.cos(Q @ x)[:, None] * Q + Q * (2 * x)[None, :]
-
-
 GROUP = "Matrix Cookbook"
 
 RULES = (

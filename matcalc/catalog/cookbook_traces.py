@@ -2,7 +2,7 @@
 
 import torch
 
-from matcalc.catalog._ops import eye_like, inv, sincos, tr
+from matcalc.catalog._ops import eye_like, sincos, tr
 from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
@@ -16,31 +16,6 @@ K = 4  # the power k in 121 and 122
 
 def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
-
-
-def xdist(x, a):
-    return torch.linalg.vector_norm(x - a)
-
-
-def rule_125(X, A, C):
-    M = inv(X.T @ C @ X)
-    return -(C @ X @ M) @ (A + A.T) @ M
-
-
-def rule_126(X, B, C):
-    M = inv(X.T @ C @ X)
-    return -2 * C @ X @ M @ X.T @ B @ X @ M + 2 * B @ X @ M
-
-
-def rule_127(X, A, B, C):
-    K_ = inv(A + X.T @ C @ X)
-    return -2 * C @ X @ K_ @ X.T @ B @ X @ K_ + 2 * B @ X @ K_
-
-
-def rule_127_general(X, A, B, C):
-    Ki = inv(A + X.T @ C @ X)
-    N = X.T @ B @ X
-    return -C @ X @ (Ki @ N @ Ki + Ki.T @ N @ Ki.T) + B @ X @ (Ki + Ki.T)
 
 
 GROUP = "Matrix Cookbook"

@@ -5,8 +5,6 @@ derivatives: scalar u = sum(sin(Bx)) (du/dx = cos(Bx)^T B), scalar v = (c^T x)^2
 (dv/dx = 2 (c^T x) c^T), vector u = Bx, vector v = sin(Cx) (dv/dx = diag(cos(Cx)) C).
 """
 
-import torch
-
 from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar, vector
 
@@ -17,22 +15,6 @@ SCALAR_TABLE = "scalar-by-vector table"
 VECTOR_TABLE = "vector-by-vector table"
 ELEMENTWISE = "scalar derivatives, elementwise"
 CHAIN = "chain-rule shapes"
-
-
-def du(x, B):
-    return torch.cos(B @ x) @ B
-
-
-def dv(x, c):
-    return 2 * (c @ x) * c
-
-
-def u_(x, B):
-    return torch.sin(B @ x).sum()
-
-
-def v_(x, c):
-    return (c @ x) ** 2
 
 
 GROUP = "course"

@@ -6,20 +6,13 @@ catalog rule is correct (``correct``). The catalog's tests expect every entry he
 
 import torch
 
-from matcalc.catalog._ops import dg, eye_like, inv, mpow, tr, tsum
+from matcalc.catalog._ops import dg, eye_like, inv, tr
 from matcalc.catalog._text import text_rule
-from matcalc.catalog.cookbook_forms import P
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
 SECTION = "errata"
 SLIP = "common hand-derivation slip"
-
-
-def printed_92(X, a, b):
-    ab = torch.outer(a, b)
-    return tsum(mpow(X, P - 1 - r) @ ab @ mpow(X, P).T @ mpow(X, r)
-               + mpow(X, r).T @ mpow(X, P) @ ab @ mpow(X, P - 1 - r).T for r in range(P))
 
 
 GROUP = "errata"

@@ -6,34 +6,14 @@ implementation where one exists (timed in bench/, verified against ``derivative`
 
 import torch
 
-from matcalc.catalog._ops import det, inv, tr
+from matcalc.catalog._ops import inv
 from matcalc.catalog._text import text_rule
-from matcalc.catalog.cookbook_derivatives import Y_INPUTS, Y, dY
+from matcalc.catalog.cookbook_derivatives import Y_INPUTS
 from matcalc.domains import matrix, vector
 from matcalc.fast import logsumexp_hessian, norm_hessian, symmetric_sum
 from matcalc.rule import Rule
 
 SECTION = "Hessians"
-
-
-def unit(x):
-    return x / torch.linalg.vector_norm(x)
-
-
-def softmax_jacobian(x):
-    p = torch.softmax(x, 0)
-    return torch.diag(p) - torch.outer(p, p)
-
-
-def logistic_hessian(w, X):
-    s = torch.sigmoid(X @ w)
-    return X.T @ ((s * (1 - s))[:, None] * X)
-
-
-def det_second_derivative(x, A, B, C):
-    Yi = inv(Y(x, A, B, C))
-    d1, d2 = dY(x, A, B, C), 0.02 * C
-    return det(Y(x, A, B, C)) * (tr(Yi @ d2) + tr(Yi @ d1) ** 2 - tr(Yi @ d1 @ Yi @ d1))
 
 
 GROUP = "Hessians"

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from matcalc.claims.evaluate import SizeSource, compile_tree
@@ -50,6 +50,12 @@ class Claim:
     wrt_shape: tuple[str | int, ...]
     derivative_shape: tuple[str | int, ...]
     expected_shape: tuple[str | int, ...]
+    eye_sizes: Mapping[int, SizeSource] = field(default_factory=dict)
+
+    def function(self, tree: Node) -> Callable[..., Any]:
+        """A torch function of the inputs for ``tree`` (this claim's trees or edits of them that
+        keep their identity nodes), e.g. to build a mutant of the derivative."""
+        return compile_tree(tree, self.eye_sizes)
 
     @property
     def shape_fits(self) -> bool:
@@ -118,7 +124,7 @@ def claim(
                 **fields)
     _CLAIMS[rule] = Claim(f.strip(), derivative.strip(), wrt, layout, kind, f_tree, d_tree,
                           shapes.resolved(f_shape), shapes.resolved(w_shape),
-                          shapes.resolved(d_shape), shapes.resolved(expected))
+                          shapes.resolved(d_shape), shapes.resolved(expected), eye_sizes)
     return rule
 
 
@@ -175,7 +181,7 @@ def _name(f: str) -> str:
 def _statement(f_tree: Node, d_tree: Node, wrt: str, layout: str, kind: str,
                rank: Any, vector_f: bool) -> str:
     text, prec = _Renderer(rank).render(f_tree)
-    f_tex = text if prec >= PRODUCT else f"({text})"
+    f_tex = text if prec >= PRODUCT and not text.startswith("-") else f"({text})"
     w = symbol(wrt)
     d_tex = to_latex(d_tree, rank)
     if kind == "hessian":
