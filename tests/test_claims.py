@@ -234,6 +234,10 @@ HOSTILE = [
     "sin(" * 500 + "x" + ")" * 500,
     "x" + " + x" * 300,
     "x" * 100_000,
+    "-" * 1990 + "x",
+    "(" * 990 + "x" + ")" * 990,
+    "+".join(["x"] * 999),
+    "x" + ".T" * 900,
     "9" * 5000,
     "",
     "tr",
@@ -245,7 +249,7 @@ HOSTILE = [
 def test_hostile_input_is_refused_cleanly(text: str) -> None:
     with pytest.raises(mc.MatcalcError) as info:
         mc.claim(text, wrt="x", derivative="x")
-    assert len(str(info.value)) < 3000
+    assert len(str(info.value)) < 600
     assert not os.path.exists("/tmp/matcalc-pwned")
 
 

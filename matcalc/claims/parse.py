@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from matcalc.errors import MatcalcError
 
 MAX_LENGTH = 2000
-MAX_DEPTH = 64
+MAX_DEPTH = 100
 MAX_EXPONENT = 16
+CARET_WIDTH = 100
 RESERVED = frozenset({"I", "eye"})
 
 
@@ -66,6 +67,12 @@ def caret(text: str, start: int, end: int) -> str:
       ^^^^^
     """
     width = max(end - start, 1)
+    if len(text) > CARET_WIDTH:  # show a window around the span
+        lo = max(0, min(start - 10, len(text) - CARET_WIDTH))
+        shown = text[lo:lo + CARET_WIDTH]
+        start, width = start - lo, min(width, CARET_WIDTH - (start - lo))
+        text = ("..." if lo else "") + shown + ("..." if lo + CARET_WIDTH < len(text) else "")
+        start += 3 if lo else 0
     return f"  {text}\n  {' ' * start}{'^' * width}"
 
 
