@@ -119,6 +119,8 @@ CLAIMS = [
     ("tr(D @ X)", "X", "D", "D: n x n diagonal", "numerator", T),
     ("tr(D @ X)", "X", "D", "D: n x n", "numerator", F),
     ("log(x @ x)", "x", "2 * x / (x @ x)", {"x": mc.vector("n", nonzero=True)}, "numerator", T),
+    ("norm(x - a)", "x", "(x - a) / norm(x - a)", "x: n != a", "numerator", T),
+    ("norm(x - a)", "x", "(x - a) / norm(x - a) ** 2", "x: n != a", "numerator", F),
 ]
 
 
@@ -373,3 +375,29 @@ def test_plot_path_is_checked_before_any_work(tmp_path: Path, capsys: pytest.Cap
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["claim", "A @ x", "--wrt", "x", "--is", "A", "--plot", str(tmp_path / "x.png")]) == 2
     assert "pip install 'matcalc[plot]'" in capsys.readouterr().err
+
+
+# --- the catalog's rendered statements -----------------------------------------------------------
+
+def test_catalog_statements_are_rendered_from_the_checked_text() -> None:
+    from matcalc.catalog._text import RENDERED
+    from matcalc.inputs import draw_inputs, resolve_sizes
+
+    rendered = [r for r in mc.catalog.values() if claim_of(r) is not None]
+    assert {r.name for r in rendered} == RENDERED & set(mc.catalog)
+    assert len(rendered) >= 0.7 * len(mc.catalog)
+    for rule in rendered:
+        parsed = claim_of(rule)
+        assert parsed is not None
+        again = mc.claim(parsed.f, wrt=parsed.wrt, derivative=parsed.derivative, where=dict(rule.inputs),
+                         layout=rule.layout, kind=rule.kind)
+        assert again.latex == rule.latex and dict(again.inputs) == dict(rule.inputs), rule.name
+        inputs = draw_inputs(rule, resolve_sizes(rule, None), torch.device("cpu"), torch.float64, 0)
+        torch.testing.assert_close(again.derivative(**inputs), rule.derivative(**inputs), msg=rule.name)
+
+
+def test_text_rule_refuses_inputs_the_text_does_not_fit() -> None:
+    from matcalc.catalog._text import text_rule
+
+    with pytest.raises(mc.MatcalcError, match="imply inputs"):
+        text_rule("bad_rule", f="tr(X @ A)", derivative="A.T", wrt="X", inputs={"X": mc.matrix("n", "m")})
