@@ -16,10 +16,11 @@ Example::
 
 from matcalc import catalog
 from matcalc.check import check
+from matcalc.claims import claim
 from matcalc.domains import matrix, scalar, vector
 from matcalc.errors import MatcalcError
 from matcalc.result import Result
 from matcalc.rule import Rule
 
-__all__ = ["MatcalcError", "Result", "Rule", "catalog", "check", "matrix", "scalar", "vector"]
+__all__ = ["MatcalcError", "Result", "Rule", "catalog", "check", "claim", "matrix", "scalar", "vector"]
 __version__ = "0.1.0"

@@ -63,6 +63,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     from matcalc.bench_cli import add_bench_parser
     add_bench_parser(sub)
+    from matcalc.claim_cli import add_claim_parser
+    add_claim_parser(sub)
     return parser
 
 
@@ -209,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_large(args)
         if args.command == "sweep":
             return cmd_sweep(args)
+        if args.command == "claim":
+            from matcalc.claim_cli import cmd_claim
+            return cmd_claim(args)
         from matcalc.bench_cli import cmd_bench
         return cmd_bench(args)
     except MatcalcError as exc:

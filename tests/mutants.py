@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 
 import matcalc as mc
+from matcalc.claims import claim_of
+from matcalc.claims.parse import Node
 from matcalc.inputs import draw_inputs, resolve_sizes
 
 Fn = Callable[..., torch.Tensor]
@@ -119,6 +121,36 @@ def drop_term_variants(fn: Fn) -> Iterator[tuple[str, Fn]]:
                 continue
 
 
+def _replace(node: Node, target: Node, new: Node) -> Node:
+    if node is target:
+        return new
+    args = tuple(_replace(a, target, new) for a in node.args)
+    return node if all(a is b for a, b in zip(args, node.args, strict=True)) else dataclasses.replace(node, args=args)
+
+
+def text_drop_term_variants(rule: mc.Rule) -> Iterator[tuple[str, Fn]]:
+    """Drop-term mutants of a rule written as text (mc.claim), edited on its parsed tree."""
+    parsed = claim_of(rule)
+    if parsed is None:
+        return
+    order, queue = [], [parsed.derivative_tree]
+    while queue:  # breadth first, as ast.walk
+        node = queue.pop(0)
+        order.append(node)
+        queue.extend(node.args)
+    sums = [n for n in order if n.kind in ("+", "-")]
+    made = 0
+    for i, target in enumerate(sums):
+        for keep in ("left", "right"):
+            if made >= MAX_DROPS:
+                return
+            left, right = target.args
+            kept = left if keep == "left" else right if target.kind == "+" else \
+                Node("neg", (right,), None, target.start, target.end)
+            yield f"drop_term{i}_{keep}", parsed.function(_replace(parsed.derivative_tree, target, kept))
+            made += 1
+
+
 def mutants(rule: mc.Rule) -> Iterator[Mutant]:
     d = rule.derivative
     yield _wrap(rule, "transpose", lambda **kw: d(**kw).mT if d(**kw).ndim >= 2 else d(**kw))
@@ -132,7 +164,7 @@ def mutants(rule: mc.Rule) -> Iterator[Mutant]:
             if rule.inputs[a].shape == rule.inputs[b].shape:
                 yield _wrap(rule, f"swap_{a}_{b}",
                             lambda a=a, b=b, **kw: d(**{**kw, a: kw[b], b: kw[a]}))
-    for name, fn in drop_term_variants(d):
+    for name, fn in (*drop_term_variants(d), *text_drop_term_variants(rule)):
         yield _wrap(rule, name, fn)
 
 

@@ -6,7 +6,8 @@ Y(x) = A + x B + x^2 C is the instance of a matrix function of a scalar: A inver
 
 import torch
 
-from matcalc.catalog._ops import det, eye_like, inv, logabsdet, mpow, pinv, pos_real_part, tr
+from matcalc.catalog._ops import det, eye_like, inv, pinv
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar, vector
 from matcalc.rule import Rule
 
@@ -39,12 +40,11 @@ GROUP = "Matrix Cookbook"
 
 RULES = (
     # ---- 2.1 determinant -------------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_46_det_of_matrix_function",
-        f=lambda x, A, B, C: det(Y(x, A, B, C)),
-        derivative=lambda x, A, B, C: det(Y(x, A, B, C)) * tr(inv(Y(x, A, B, C)) @ dY(x, A, B, C)),
+        f="det(A + 0.1 * x * B + 0.01 * x * x * C)",
+        derivative="det(A + 0.1 * x * B + 0.01 * x * x * C) * tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C))",
         wrt="x", inputs=Y_INPUTS,
-        latex=r"\frac{\partial \det(Y)}{\partial x} = \det(Y)\, \mathrm{Tr}(Y^{-1} \frac{\partial Y}{\partial x})",
         source=cb(46), section=DET, conditions="Y(x) invertible, differentiable",
     ),
     Rule(
@@ -56,86 +56,82 @@ RULES = (
         source=cb("47, 50"), section=DET,
         conditions="X invertible: the gradient G is the solution of G X^T = det(X) I",
     ),
-    Rule(
+    text_rule(
         name="cookbook_49_det",
-        f=lambda X: det(X), derivative=lambda X: det(X) * inv(X).T,
+        f="det(X)", derivative="det(X) * inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det X}{\partial X} = \det(X) (X^{-1})^\top", source=cb(49), section=DET,
+        source=cb(49), section=DET,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_51_det_AXB",
-        f=lambda X, A, B: det(A @ X @ B),
-        derivative=lambda X, A, B: det(A @ X @ B) * inv(X).T,
+        f="det(A @ X @ B)",
+        derivative="det(A @ X @ B) * inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible"),
                          "A": matrix("n", "n", structure="invertible"), "B": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det(AXB)}{\partial X} = \det(AXB) (X^{-1})^\top", source=cb(51), section=DET,
+        source=cb(51), section=DET,
         conditions="A, X, B square and invertible (squareness of A, B implicit in the Cookbook)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_52_det_XtAX_square",
-        f=lambda X, A: det(X.T @ A @ X),
-        derivative=lambda X, A: 2 * det(X.T @ A @ X) * inv(X).T,
+        f="det(X.T @ A @ X)",
+        derivative="2 * det(X.T @ A @ X) * inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible"), "A": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det(X^\top A X)}{\partial X} = 2 \det(X^\top A X) X^{-\top}", source=cb(52), section=DET,
+        source=cb(52), section=DET,
         conditions="X square invertible; A square invertible, need not be symmetric",
     ),
-    Rule(
+    text_rule(
         name="cookbook_53_det_XtAX_symmetric",
-        f=lambda X, A: det(X.T @ A @ X),
-        derivative=lambda X, A: 2 * det(X.T @ A @ X) * A @ X @ inv(X.T @ A @ X),
+        f="det(X.T @ A @ X)",
+        derivative="2 * det(X.T @ A @ X) * A @ X @ inv(X.T @ A @ X)",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"), "A": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial \det(X^\top A X)}{\partial X} = 2 \det(X^\top A X) A X (X^\top A X)^{-1}", source=cb(53), section=DET,
+        source=cb(53), section=DET,
         conditions="A symmetric (fails for nonsymmetric A), X^T A X invertible; X may be non-square",
     ),
-    Rule(
+    text_rule(
         name="cookbook_54_det_XtAX_general",
-        f=lambda X, S, K: det(X.T @ pos_real_part(S, K) @ X),
-        derivative=lambda X, S, K: det(X.T @ pos_real_part(S, K) @ X) * (
-            pos_real_part(S, K) @ X @ inv(X.T @ pos_real_part(S, K) @ X)
-            + pos_real_part(S, K).T @ X @ inv(X.T @ pos_real_part(S, K).T @ X)),
+        f="det(X.T @ (S + (K - K.T) / 2) @ X)",
+        derivative="det(X.T @ (S + (K - K.T) / 2) @ X) * ((S + (K - K.T) / 2) @ X @ inv(X.T @ (S + (K - K.T) / 2) @ X) + (S + (K - K.T) / 2).T @ X @ inv(X.T @ (S + (K - K.T) / 2).T @ X))",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"),
                          "S": matrix("n", "n", structure="spd"), "K": matrix("n", "n")},
-        latex=r"\frac{\partial \det(X^\top A X)}{\partial X} = \det(X^\top A X)(A X (X^\top A X)^{-1} + A^\top X (X^\top A^\top X)^{-1})",
         source=cb(54), section=DET,
         conditions="A any square (instance A = S + skew(K), nonsymmetric), X^T A X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_55_logdet_XtX",
-        f=lambda X: torch.logdet(X.T @ X), derivative=lambda X: 2 * pinv(X).T,
+        f="logdet(X.T @ X)", derivative="2 * pinv(X).T",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank")},
-        latex=r"\frac{\partial \ln \det(X^\top X)}{\partial X} = 2 (X^+)^\top", source=cb(55), section=DET,
+        source=cb(55), section=DET,
         conditions="X full column rank",
     ),
-    Rule(
+    text_rule(
         name="cookbook_56_logdet_wrt_pinv",
-        f=lambda Pt: torch.logdet(pinv(Pt.T).T @ pinv(Pt.T)),
-        derivative=lambda Pt: -2 * pinv(Pt.T),
+        f="logdet(pinv(Pt.T).T @ pinv(Pt.T))",
+        derivative="-2 * pinv(Pt.T)",
         wrt="Pt", inputs={"Pt": matrix("n", "m", structure="full_column_rank")},
-        latex=r"\frac{\partial \ln \det(X^\top X)}{\partial X^+} = -2 X^\top", source=cb(56), section=DET,
+        source=cb(56), section=DET,
         conditions="X full column rank; checked by writing X = pinv(P), P = Pt^T, so the result is (-2 X^T)^T",
     ),
-    Rule(
+    text_rule(
         name="cookbook_57_log_abs_det",
-        f=lambda X: logabsdet(X), derivative=lambda X: inv(X).T,
+        f="log(abs(det(X)))", derivative="inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \ln |\det X|}{\partial X} = (X^{-1})^\top", source=cb(57), section=DET,
+        source=cb(57), section=DET,
         conditions="X invertible, either sign of det",
     ),
-    Rule(
+    text_rule(
         name="cookbook_58_det_power",
-        f=lambda X: det(mpow(X, 3)), derivative=lambda X: 3 * det(mpow(X, 3)) * inv(X).T,
+        f="det(matrix_power(X, 3))", derivative="3 * det(matrix_power(X, 3)) * inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det(X^k)}{\partial X} = k \det(X^k) X^{-\top}\ (k = 3)", source=cb(58), section=DET,
+        source=cb(58), section=DET,
         conditions="X invertible",
     ),
     # ---- 2.2 inverse -----------------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_59_inverse_of_matrix_function",
-        f=lambda x, A, B, C: inv(Y(x, A, B, C)),
-        derivative=lambda x, A, B, C: -inv(Y(x, A, B, C)) @ dY(x, A, B, C) @ inv(Y(x, A, B, C)),
+        f="inv(A + 0.1 * x * B + 0.01 * x * x * C)",
+        derivative="-inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C) @ inv(A + 0.1 * x * B + 0.01 * x * x * C)",
         wrt="x", inputs=Y_INPUTS,
-        latex=r"\frac{\partial Y^{-1}}{\partial x} = -Y^{-1} \frac{\partial Y}{\partial x} Y^{-1}",
         source=cb(59), section=INV, conditions="Y(x) invertible",
     ),
     Rule(
@@ -146,43 +142,42 @@ RULES = (
         latex=r"\frac{\partial (X^{-1})_{kl}}{\partial X_{ij}} = -(X^{-1})_{ki} (X^{-1})_{jl}", source=cb(60), section=INV,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_61_bilinear_inverse",
-        f=lambda X, a, b: a @ inv(X) @ b,
-        derivative=lambda X, a, b: -inv(X).T @ torch.outer(a, b) @ inv(X).T,
+        f="a @ inv(X) @ b",
+        derivative="-inv(X).T @ outer(a, b) @ inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top X^{-1} b}{\partial X} = -X^{-\top} a b^\top X^{-\top}", source=cb(61), section=INV,
+        source=cb(61), section=INV,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_62_det_inverse",
-        f=lambda X: det(inv(X)), derivative=lambda X: -det(inv(X)) * inv(X).T,
+        f="det(inv(X))", derivative="-det(inv(X)) * inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det(X^{-1})}{\partial X} = -\det(X^{-1}) X^{-\top}", source=cb(62), section=INV,
+        source=cb(62), section=INV,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_63_trace_A_inv_B",
-        f=lambda X, A, B: tr(A @ inv(X) @ B),
-        derivative=lambda X, A, B: -(inv(X) @ B @ A @ inv(X)).T,
+        f="tr(A @ inv(X) @ B)",
+        derivative="-(inv(X) @ B @ A @ inv(X)).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible"), "A": matrix("m", "n"), "B": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(A X^{-1} B)}{\partial X} = -(X^{-1} B A X^{-1})^\top", source=cb(63), section=INV,
+        source=cb(63), section=INV,
         conditions="X n x n invertible; A m x n, B n x m",
     ),
-    Rule(
+    text_rule(
         name="cookbook_64_trace_inverse_shifted",
-        f=lambda X, A: tr(inv(X + A)),
-        derivative=lambda X, A: -(inv(X + A) @ inv(X + A)).T,
+        f="tr(inv(X + A))",
+        derivative="-(inv(X + A) @ inv(X + A)).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="spd"), "A": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial \mathrm{Tr}((X + A)^{-1})}{\partial X} = -((X + A)^{-1} (X + A)^{-1})^\top", source=cb(64), section=INV,
+        source=cb(64), section=INV,
         conditions="X + A invertible (instance: both spd)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_64u_gradient_through_inverse",
-        f=lambda A, C, D: tr(C @ inv(A) @ D @ inv(A)),
-        derivative=lambda A, C, D: -inv(A).T @ (C.T @ inv(A).T @ D.T + D.T @ inv(A).T @ C.T) @ inv(A).T,
+        f="tr(C @ inv(A) @ D @ inv(A))",
+        derivative="-inv(A).T @ (C.T @ inv(A).T @ D.T + D.T @ inv(A).T @ C.T) @ inv(A).T",
         wrt="A", inputs={"A": matrix("n", "n", structure="invertible"), "C": matrix("n", "n"), "D": matrix("n", "n")},
-        latex=r"\frac{\partial J}{\partial A} = -A^{-\top} \frac{\partial J}{\partial W} A^{-\top},\ W = A^{-1}",
         source=cb("64, unnumbered"), section=INV,
         conditions="A invertible; instance J = Tr(C W D W), dJ/dW = C^T W^T D^T + D^T W^T C^T",
     ),
@@ -194,11 +189,11 @@ RULES = (
         latex=r"\frac{\partial}{\partial X} \sum \mathrm{eig}(X) = \frac{\partial \mathrm{Tr}(X)}{\partial X} = I", source=cb(65), section=EIG,
         conditions="distinct eigenvalues (for the eigvals backward)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_65_trace",
-        f=lambda X: tr(X), derivative=lambda X: eye_like(X),
+        f="tr(X)", derivative="I",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X)}{\partial X} = I", source=cb(65), section=EIG,
+        source=cb(65), section=EIG,
     ),
     Rule(
         name="cookbook_66_product_of_eigenvalues",

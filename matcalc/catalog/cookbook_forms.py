@@ -5,6 +5,7 @@ forms are here, the printed ones are in errata.py."""
 import torch
 
 from matcalc.catalog._ops import eye_like, mpow, tsum, unit_entries
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar, vector
 from matcalc.rule import Rule
 
@@ -37,53 +38,45 @@ def quad_80(X, B):
     return out
 
 
-def ds_93(x, Pm):
-    return (1 - torch.tanh(Pm @ x) ** 2)[:, None] * Pm
-
-
-def dr_93(x, Q):
-    return torch.cos(Q @ x)[:, None] * Q + Q * (2 * x)[None, :]
-
-
 GROUP = "Matrix Cookbook"
 
 RULES = (
     # ---- 2.4.1 first order -----------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_69_xT_a",
-        f=lambda x, a: x @ a, derivative=lambda x, a: a,
+        f="x @ a", derivative="a",
         wrt="x", inputs={"x": vector("n"), "a": vector("n")},
-        latex=r"\frac{\partial x^\top a}{\partial x} = a", source=cb(69), section=FIRST,
+        source=cb(69), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_69_aT_x",
-        f=lambda x, a: a @ x, derivative=lambda x, a: a,
+        f="a @ x", derivative="a",
         wrt="x", inputs={"x": vector("n"), "a": vector("n")},
-        latex=r"\frac{\partial a^\top x}{\partial x} = a", source=cb(69), section=FIRST,
+        source=cb(69), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_70_aT_X_b",
-        f=lambda X, a, b: a @ X @ b, derivative=lambda X, a, b: torch.outer(a, b),
+        f="a @ X @ b", derivative="outer(a, b)",
         wrt="X", inputs={"X": matrix("n", "m"), "a": vector("n"), "b": vector("m")},
-        latex=r"\frac{\partial a^\top X b}{\partial X} = a b^\top", source=cb(70), section=FIRST,
+        source=cb(70), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_71_aT_Xt_b",
-        f=lambda X, a, b: a @ X.T @ b, derivative=lambda X, a, b: torch.outer(b, a),
+        f="a @ X.T @ b", derivative="outer(b, a)",
         wrt="X", inputs={"X": matrix("n", "m"), "a": vector("m"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top X^\top b}{\partial X} = b a^\top", source=cb(71), section=FIRST,
+        source=cb(71), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_72_aT_X_a",
-        f=lambda X, a: a @ X @ a, derivative=lambda X, a: torch.outer(a, a),
+        f="a @ X @ a", derivative="outer(a, a)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n")},
-        latex=r"\frac{\partial a^\top X a}{\partial X} = a a^\top", source=cb(72), section=FIRST,
+        source=cb(72), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_72_aT_Xt_a",
-        f=lambda X, a: a @ X.T @ a, derivative=lambda X, a: torch.outer(a, a),
+        f="a @ X.T @ a", derivative="outer(a, a)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n")},
-        latex=r"\frac{\partial a^\top X^\top a}{\partial X} = a a^\top", source=cb(72), section=FIRST,
+        source=cb(72), section=FIRST,
     ),
     Rule(
         name="cookbook_73_single_entry",
@@ -106,26 +99,25 @@ RULES = (
         latex=r"\frac{\partial (X^\top A)_{ij}}{\partial X_{mn}} = \delta_{in} A_{mj} = (J^{nm} A)_{ij}", source=cb(75), section=FIRST,
     ),
     # ---- 2.4.2 second order ----------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_76_sum_squared",
-        f=lambda X: X.sum() ** 2, derivative=lambda X: 2 * X.sum() * torch.ones_like(X),
+        f="sum(X) ** 2", derivative="2 * sum(X) * ones_like(X)",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial}{\partial X_{ij}} \sum_{klmn} X_{kl} X_{mn} = 2 \sum_{kl} X_{kl}", source=cb(76), section=SECOND,
+        source=cb(76), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_77_bT_XtX_c",
-        f=lambda X, b, c: b @ X.T @ X @ c,
-        derivative=lambda X, b, c: X @ (torch.outer(b, c) + torch.outer(c, b)),
+        f="b @ X.T @ X @ c",
+        derivative="X @ (outer(b, c) + outer(c, b))",
         wrt="X", inputs={"X": matrix("n", "m"), "b": vector("m"), "c": vector("m")},
-        latex=r"\frac{\partial b^\top X^\top X c}{\partial X} = X (b c^\top + c b^\top)", source=cb(77), section=SECOND,
+        source=cb(77), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_78_affine_bilinear",
-        f=lambda x, B, b, C, D, d: (B @ x + b) @ C @ (D @ x + d),
-        derivative=lambda x, B, b, C, D, d: B.T @ C @ (D @ x + d) + D.T @ C.T @ (B @ x + b),
+        f="(B @ x + b) @ C @ (D @ x + d)",
+        derivative="B.T @ C @ (D @ x + d) + D.T @ C.T @ (B @ x + b)",
         wrt="x", inputs={"x": vector("n"), "B": matrix("k", "n"), "b": vector("k"), "C": matrix("k", "m"),
                          "D": matrix("m", "n"), "d": vector("m")},
-        latex=r"\frac{\partial (Bx + b)^\top C (Dx + d)}{\partial x} = B^\top C (Dx + d) + D^\top C^\top (Bx + b)",
         source=cb(78), section=SECOND, conditions="conformable; C need not be square",
     ),
     Rule(
@@ -140,69 +132,69 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n")},
         latex=r"\frac{\partial X^\top B X}{\partial X_{ij}} = X^\top B J^{ij} + J^{ji} B X", source=cb(80), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_81_xT_B_x",
-        f=lambda x, B: x @ B @ x, derivative=lambda x, B: (B + B.T) @ x,
+        f="x @ B @ x", derivative="(B + B.T) @ x",
         wrt="x", inputs={"x": vector("n"), "B": matrix("n", "n")},
-        latex=r"\frac{\partial x^\top B x}{\partial x} = (B + B^\top) x", source=cb(81), section=SECOND,
+        source=cb(81), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_82_bT_XtDX_c",
-        f=lambda X, b, c, D: b @ X.T @ D @ X @ c,
-        derivative=lambda X, b, c, D: D.T @ X @ torch.outer(b, c) + D @ X @ torch.outer(c, b),
+        f="b @ X.T @ D @ X @ c",
+        derivative="D.T @ X @ outer(b, c) + D @ X @ outer(c, b)",
         wrt="X", inputs={"X": matrix("n", "m"), "b": vector("m"), "c": vector("m"), "D": matrix("n", "n")},
-        latex=r"\frac{\partial b^\top X^\top D X c}{\partial X} = D^\top X b c^\top + D X c b^\top", source=cb(82), section=SECOND,
+        source=cb(82), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_83_affine_quadratic",
-        f=lambda X, b, c, D: (X @ b + c) @ D @ (X @ b + c),
-        derivative=lambda X, b, c, D: torch.outer((D + D.T) @ (X @ b + c), b),
+        f="(X @ b + c) @ D @ (X @ b + c)",
+        derivative="outer((D + D.T) @ (X @ b + c), b)",
         wrt="X", inputs={"X": matrix("n", "m"), "b": vector("m"), "c": vector("n"), "D": matrix("n", "n")},
-        latex=r"\frac{\partial (Xb + c)^\top D (Xb + c)}{\partial X} = (D + D^\top)(Xb + c) b^\top", source=cb(83), section=SECOND,
+        source=cb(83), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_84_weighted_residual_s",
-        f=lambda s, x, A, W: (x - A @ s) @ W @ (x - A @ s),
-        derivative=lambda s, x, A, W: -2 * A.T @ W @ (x - A @ s),
+        f="(x - A @ s) @ W @ (x - A @ s)",
+        derivative="-2 * A.T @ W @ (x - A @ s)",
         wrt="s", inputs={"s": vector("m"), "x": vector("n"), "A": matrix("n", "m"), "W": matrix("n", "n", structure="symmetric")},
-        latex=r"\frac{\partial (x - As)^\top W (x - As)}{\partial s} = -2 A^\top W (x - As)", source=cb(84), section=SECOND,
+        source=cb(84), section=SECOND,
         conditions="W symmetric (fails for nonsymmetric W)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_85_weighted_distance_x",
-        f=lambda x, s, W: (x - s) @ W @ (x - s), derivative=lambda x, s, W: 2 * W @ (x - s),
+        f="(x - s) @ W @ (x - s)", derivative="2 * W @ (x - s)",
         wrt="x", inputs={"x": vector("n"), "s": vector("n"), "W": matrix("n", "n", structure="symmetric")},
-        latex=r"\frac{\partial (x - s)^\top W (x - s)}{\partial x} = 2 W (x - s)", source=cb(85), section=SECOND,
+        source=cb(85), section=SECOND,
         conditions="W symmetric (fails for nonsymmetric W)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_86_weighted_distance_s",
-        f=lambda s, x, W: (x - s) @ W @ (x - s), derivative=lambda s, x, W: -2 * W @ (x - s),
+        f="(x - s) @ W @ (x - s)", derivative="-2 * W @ (x - s)",
         wrt="s", inputs={"s": vector("n"), "x": vector("n"), "W": matrix("n", "n", structure="symmetric")},
-        latex=r"\frac{\partial (x - s)^\top W (x - s)}{\partial s} = -2 W (x - s)", source=cb(86), section=SECOND,
+        source=cb(86), section=SECOND,
         conditions="W symmetric (fails for nonsymmetric W)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_87_weighted_residual_x",
-        f=lambda x, s, A, W: (x - A @ s) @ W @ (x - A @ s),
-        derivative=lambda x, s, A, W: 2 * W @ (x - A @ s),
+        f="(x - A @ s) @ W @ (x - A @ s)",
+        derivative="2 * W @ (x - A @ s)",
         wrt="x", inputs={"x": vector("n"), "s": vector("m"), "A": matrix("n", "m"), "W": matrix("n", "n", structure="symmetric")},
-        latex=r"\frac{\partial (x - As)^\top W (x - As)}{\partial x} = 2 W (x - As)", source=cb(87), section=SECOND,
+        source=cb(87), section=SECOND,
         conditions="W symmetric (fails for nonsymmetric W)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_88_weighted_residual_A",
-        f=lambda A, x, s, W: (x - A @ s) @ W @ (x - A @ s),
-        derivative=lambda A, x, s, W: -2 * torch.outer(W @ (x - A @ s), s),
+        f="(x - A @ s) @ W @ (x - A @ s)",
+        derivative="-2 * outer(W @ (x - A @ s), s)",
         wrt="A", inputs={"A": matrix("n", "m"), "x": vector("n"), "s": vector("m"), "W": matrix("n", "n", structure="symmetric")},
-        latex=r"\frac{\partial (x - As)^\top W (x - As)}{\partial A} = -2 W (x - As) s^\top", source=cb(88), section=SECOND,
+        source=cb(88), section=SECOND,
         conditions="W symmetric (fails for nonsymmetric W)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_89_squared_residual_real",
-        f=lambda x, a, b: (a - x @ b) ** 2, derivative=lambda x, a, b: -2 * b * (a - x @ b),
+        f="(a - x @ b) ** 2", derivative="-2 * b * (a - x @ b)",
         wrt="x", inputs={"x": vector("n"), "a": scalar(), "b": vector("n")},
-        latex=r"\frac{\partial (a - x^\top b)^2}{\partial x} = -2 b (a - x^\top b)", source=cb(89), section=SECOND,
+        source=cb(89), section=SECOND,
         conditions="real case; the complex statement holds for |a - x^H b|^2 with d/dRe + i d/dIm (not sampled)",
     ),
     # ---- 2.4.3 higher order ----------------------------------------------------------------
@@ -212,46 +204,41 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "n")},
         latex=r"\frac{\partial (X^p)_{kl}}{\partial X_{ij}} = \sum_{r=0}^{p-1} (X^r J^{ij} X^{p-1-r})_{kl}\ (p = 3)", source=cb(90), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_91_aT_Xp_b",
-        f=lambda X, a, b: a @ mpow(X, P) @ b,
-        derivative=lambda X, a, b: tsum(mpow(X, r).T @ torch.outer(a, b) @ mpow(X, P - 1 - r).T for r in range(P)),
+        f="a @ matrix_power(X, 3) @ b",
+        derivative="outer(a, b) @ matrix_power(X, 2).T + X.T @ outer(a, b) @ X.T + matrix_power(X, 2).T @ outer(a, b)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top a b^\top (X^{p-1-r})^\top\ (p = 3)", source=cb(91), section=HIGHER,
+        source=cb(91), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_92_corrected",
-        f=lambda X, a, b: a @ mpow(X, P).T @ mpow(X, P) @ b,
-        derivative=lambda X, a, b: tsum(
-            mpow(X, r).T @ mpow(X, P) @ (torch.outer(a, b) + torch.outer(b, a)) @ mpow(X, P - 1 - r).T for r in range(P)),
+        f="a @ matrix_power(X, 3).T @ matrix_power(X, 3) @ b",
+        derivative="matrix_power(X, 3) @ (outer(a, b) + outer(b, a)) @ matrix_power(X, 2).T + X.T @ matrix_power(X, 3) @ (outer(a, b) + outer(b, a)) @ X.T + matrix_power(X, 2).T @ matrix_power(X, 3) @ (outer(a, b) + outer(b, a))",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top (X^p)^\top X^p b}{\partial X} = \sum_{r=0}^{p-1} (X^r)^\top X^p (a b^\top + b a^\top) (X^{p-1-r})^\top",
         source=cb("92, corrected"), section=HIGHER,
         conditions="X square; the printed form transposes the first summand (see the erratum)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_93_bilinear_of_maps",
-        f=lambda x, Pm, Q, A: torch.tanh(Pm @ x) @ A @ (torch.sin(Q @ x) + Q @ (x * x)),
-        derivative=lambda x, Pm, Q, A: ds_93(x, Pm).T @ A @ (torch.sin(Q @ x) + Q @ (x * x)) + dr_93(x, Q).T @ A.T @ torch.tanh(Pm @ x),
+        f="tanh(Pm @ x) @ A @ (sin(Q @ x) + Q @ (x * x))",
+        derivative="(diag(1 - tanh(Pm @ x) ** 2) @ Pm).T @ A @ (sin(Q @ x) + Q @ (x * x)) + (diag(cos(Q @ x)) @ Q + Q @ diag(2 * x)).T @ A.T @ tanh(Pm @ x)",
         wrt="x", inputs={"x": vector("n"), "Pm": matrix("k", "n"), "Q": matrix("m", "n"), "A": matrix("k", "m")},
-        latex=r"\frac{\partial s^\top A r}{\partial x} = \left(\frac{\partial s}{\partial x}\right)^\top A r + \left(\frac{\partial r}{\partial x}\right)^\top A^\top s",
         source=cb(93), section=HIGHER, conditions="instance s = tanh(Px), r = sin(Qx) + Q(x * x)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_95_corrected",
-        f=lambda x, A, B: (x @ A.T @ A @ x) / (x @ B.T @ B @ x),
-        derivative=lambda x, A, B: 2 * A.T @ A @ x / (x @ B.T @ B @ x)
-        - 2 * (x @ A.T @ A @ x) * B.T @ B @ x / (x @ B.T @ B @ x) ** 2,
+        f="(x @ A.T @ A @ x) / (x @ B.T @ B @ x)",
+        derivative="2 * A.T @ A @ x / (x @ B.T @ B @ x) - 2 * (x @ A.T @ A @ x) * B.T @ B @ x / (x @ B.T @ B @ x) ** 2",
         wrt="x", inputs={"x": vector("n", nonzero=True), "A": matrix("m", "n"), "B": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial}{\partial x} \frac{x^\top A^\top A x}{x^\top B^\top B x} = \frac{2 A^\top A x}{x^\top B^\top B x} - 2 \frac{x^\top A^\top A x\, B^\top B x}{(x^\top B^\top B x)^2}",
         source=cb("95, corrected"), section=HIGHER,
         conditions="Bx != 0 (instance: B invertible, x != 0); the printed first denominator x^T B B x is a typo",
     ),
     # ---- 2.4.4 gradient --------------------------------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_97_quadratic_plus_linear",
-        f=lambda x, A, b: x @ A @ x + b @ x, derivative=lambda x, A, b: (A + A.T) @ x + b,
+        f="x @ A @ x + b @ x", derivative="(A + A.T) @ x + b",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "n"), "b": vector("n")},
-        latex=r"\nabla_x (x^\top A x + b^\top x) = (A + A^\top) x + b", source=cb(97), section=GRAD,
+        source=cb(97), section=GRAD,
     ),
 )

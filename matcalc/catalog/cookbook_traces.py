@@ -2,7 +2,8 @@
 
 import torch
 
-from matcalc.catalog._ops import eye_like, inv, mpow, sincos, tr, tsum
+from matcalc.catalog._ops import eye_like, sincos, tr
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
@@ -17,76 +18,51 @@ def cb(eq: int | str) -> str:
     return f"Matrix Cookbook ({eq})"
 
 
-def xdist(x, a):
-    return torch.linalg.vector_norm(x - a)
-
-
-def rule_125(X, A, C):
-    M = inv(X.T @ C @ X)
-    return -(C @ X @ M) @ (A + A.T) @ M
-
-
-def rule_126(X, B, C):
-    M = inv(X.T @ C @ X)
-    return -2 * C @ X @ M @ X.T @ B @ X @ M + 2 * B @ X @ M
-
-
-def rule_127(X, A, B, C):
-    K_ = inv(A + X.T @ C @ X)
-    return -2 * C @ X @ K_ @ X.T @ B @ X @ K_ + 2 * B @ X @ K_
-
-
-def rule_127_general(X, A, B, C):
-    Ki = inv(A + X.T @ C @ X)
-    N = X.T @ B @ X
-    return -C @ X @ (Ki @ N @ Ki + Ki.T @ N @ Ki.T) + B @ X @ (Ki + Ki.T)
-
-
 GROUP = "Matrix Cookbook"
 
 RULES = (
-    Rule(
+    text_rule(
         name="cookbook_99u_trace_matrix_function",
-        f=lambda X: tr(torch.linalg.matrix_exp(X)), derivative=lambda X: torch.linalg.matrix_exp(X).T,
+        f="tr(expm(X))", derivative="expm(X).T",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(F(X))}{\partial X} = f(X)^\top\ (F = \exp)", source=cb("2.5, unnumbered"), section=GENERAL,
+        source=cb("2.5, unnumbered"), section=GENERAL,
         conditions="F an analytic matrix function (power series), not applied elementwise",
     ),
-    Rule(
+    text_rule(
         name="cookbook_99_trace",
-        f=lambda X: tr(X), derivative=lambda X: eye_like(X),
+        f="tr(X)", derivative="I",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X)}{\partial X} = I", source=cb(99), section=FIRST,
+        source=cb(99), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_100_trace_XA",
-        f=lambda X, A: tr(X @ A), derivative=lambda X, A: A.T,
+        f="tr(X @ A)", derivative="A.T",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("m", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(XA)}{\partial X} = A^\top", source=cb(100), section=FIRST,
+        source=cb(100), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_101_trace_AXB",
-        f=lambda X, A, B: tr(A @ X @ B), derivative=lambda X, A, B: A.T @ B.T,
+        f="tr(A @ X @ B)", derivative="A.T @ B.T",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("k", "n"), "B": matrix("m", "k")},
-        latex=r"\frac{\partial \mathrm{Tr}(AXB)}{\partial X} = A^\top B^\top", source=cb(101), section=FIRST,
+        source=cb(101), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_102_trace_AXtB",
-        f=lambda X, A, B: tr(A @ X.T @ B), derivative=lambda X, A, B: B @ A,
+        f="tr(A @ X.T @ B)", derivative="B @ A",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("k", "m"), "B": matrix("n", "k")},
-        latex=r"\frac{\partial \mathrm{Tr}(AX^\top B)}{\partial X} = BA", source=cb(102), section=FIRST,
+        source=cb(102), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_103_trace_XtA",
-        f=lambda X, A: tr(X.T @ A), derivative=lambda X, A: A,
+        f="tr(X.T @ A)", derivative="A",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^\top A)}{\partial X} = A", source=cb(103), section=FIRST,
+        source=cb(103), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_104_trace_AXt",
-        f=lambda X, A: tr(A @ X.T), derivative=lambda X, A: A,
+        f="tr(A @ X.T)", derivative="A",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(AX^\top)}{\partial X} = A", source=cb(104), section=FIRST,
+        source=cb(104), section=FIRST,
     ),
     Rule(
         name="cookbook_105_trace_kron",
@@ -94,99 +70,99 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "n"), "A": matrix("m", "m")},
         latex=r"\frac{\partial \mathrm{Tr}(A \otimes X)}{\partial X} = \mathrm{Tr}(A) I", source=cb(105), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_106_trace_X2",
-        f=lambda X: tr(X @ X), derivative=lambda X: 2 * X.T,
+        f="tr(X @ X)", derivative="2 * X.T",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^2)}{\partial X} = 2 X^\top", source=cb(106), section=SECOND,
+        source=cb(106), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_107_trace_X2B",
-        f=lambda X, B: tr(X @ X @ B), derivative=lambda X, B: (X @ B + B @ X).T,
+        f="tr(X @ X @ B)", derivative="(X @ B + B @ X).T",
         wrt="X", inputs={"X": matrix("n", "n"), "B": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^2 B)}{\partial X} = (XB + BX)^\top", source=cb(107), section=SECOND,
+        source=cb(107), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_108_trace_XtBX",
-        f=lambda X, B: tr(X.T @ B @ X), derivative=lambda X, B: B @ X + B.T @ X,
+        f="tr(X.T @ B @ X)", derivative="B @ X + B.T @ X",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^\top B X)}{\partial X} = BX + B^\top X", source=cb(108), section=SECOND,
+        source=cb(108), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_109_trace_BXXt",
-        f=lambda X, B: tr(B @ X @ X.T), derivative=lambda X, B: B @ X + B.T @ X,
+        f="tr(B @ X @ X.T)", derivative="B @ X + B.T @ X",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(B X X^\top)}{\partial X} = BX + B^\top X", source=cb(109), section=SECOND,
+        source=cb(109), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_110_trace_XXtB",
-        f=lambda X, B: tr(X @ X.T @ B), derivative=lambda X, B: B @ X + B.T @ X,
+        f="tr(X @ X.T @ B)", derivative="B @ X + B.T @ X",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X X^\top B)}{\partial X} = BX + B^\top X", source=cb(110), section=SECOND,
+        source=cb(110), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_111_trace_XBXt",
-        f=lambda X, B: tr(X @ B @ X.T), derivative=lambda X, B: X @ B.T + X @ B,
+        f="tr(X @ B @ X.T)", derivative="X @ B.T + X @ B",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("m", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X B X^\top)}{\partial X} = X B^\top + X B", source=cb(111), section=SECOND,
+        source=cb(111), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_112_trace_BXtX",
-        f=lambda X, B: tr(B @ X.T @ X), derivative=lambda X, B: X @ B.T + X @ B,
+        f="tr(B @ X.T @ X)", derivative="X @ B.T + X @ B",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("m", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(B X^\top X)}{\partial X} = X B^\top + X B", source=cb(112), section=SECOND,
+        source=cb(112), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_113_trace_XtXB",
-        f=lambda X, B: tr(X.T @ X @ B), derivative=lambda X, B: X @ B.T + X @ B,
+        f="tr(X.T @ X @ B)", derivative="X @ B.T + X @ B",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("m", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^\top X B)}{\partial X} = X B^\top + X B", source=cb(113), section=SECOND,
+        source=cb(113), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_114_trace_AXBX",
-        f=lambda X, A, B: tr(A @ X @ B @ X), derivative=lambda X, A, B: A.T @ X.T @ B.T + B.T @ X.T @ A.T,
+        f="tr(A @ X @ B @ X)", derivative="A.T @ X.T @ B.T + B.T @ X.T @ A.T",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("m", "n"), "B": matrix("m", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(A X B X)}{\partial X} = A^\top X^\top B^\top + B^\top X^\top A^\top", source=cb(114), section=SECOND,
+        source=cb(114), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_115_trace_XtX",
-        f=lambda X: tr(X.T @ X), derivative=lambda X: 2 * X,
+        f="tr(X.T @ X)", derivative="2 * X",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^\top X)}{\partial X} = 2X", source=cb(115), section=SECOND,
+        source=cb(115), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_115_trace_XXt",
-        f=lambda X: tr(X @ X.T), derivative=lambda X: 2 * X,
+        f="tr(X @ X.T)", derivative="2 * X",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X X^\top)}{\partial X} = 2X", source=cb(115), section=SECOND,
+        source=cb(115), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_116_trace_BtXtCXB",
-        f=lambda X, B, C: tr(B.T @ X.T @ C @ X @ B),
-        derivative=lambda X, B, C: C.T @ X @ B @ B.T + C @ X @ B @ B.T,
+        f="tr(B.T @ X.T @ C @ X @ B)",
+        derivative="C.T @ X @ B @ B.T + C @ X @ B @ B.T",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("m", "k"), "C": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(B^\top X^\top C X B)}{\partial X} = C^\top X B B^\top + C X B B^\top", source=cb(116), section=SECOND,
+        source=cb(116), section=SECOND,
         conditions="C need not be symmetric",
     ),
-    Rule(
+    text_rule(
         name="cookbook_117_trace_XtBXC",
-        f=lambda X, B, C: tr(X.T @ B @ X @ C), derivative=lambda X, B, C: B @ X @ C + B.T @ X @ C.T,
+        f="tr(X.T @ B @ X @ C)", derivative="B @ X @ C + B.T @ X @ C.T",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("n", "n"), "C": matrix("m", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^\top B X C)}{\partial X} = BXC + B^\top X C^\top", source=cb(117), section=SECOND,
+        source=cb(117), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_118_trace_AXBXtC",
-        f=lambda X, A, B, C: tr(A @ X @ B @ X.T @ C),
-        derivative=lambda X, A, B, C: A.T @ C.T @ X @ B.T + C @ A @ X @ B,
+        f="tr(A @ X @ B @ X.T @ C)",
+        derivative="A.T @ C.T @ X @ B.T + C @ A @ X @ B",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("k", "n"), "B": matrix("m", "m"), "C": matrix("n", "k")},
-        latex=r"\frac{\partial \mathrm{Tr}(A X B X^\top C)}{\partial X} = A^\top C^\top X B^\top + C A X B", source=cb(118), section=SECOND,
+        source=cb(118), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_119_trace_affine_square",
-        f=lambda X, A, B, C: tr((A @ X @ B + C) @ (A @ X @ B + C).T),
-        derivative=lambda X, A, B, C: 2 * A.T @ (A @ X @ B + C) @ B.T,
+        f="tr((A @ X @ B + C) @ (A @ X @ B + C).T)",
+        derivative="2 * A.T @ (A @ X @ B + C) @ B.T",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("k", "n"), "B": matrix("m", "r"), "C": matrix("k", "r")},
-        latex=r"\frac{\partial \mathrm{Tr}((AXB + C)(AXB + C)^\top)}{\partial X} = 2 A^\top (AXB + C) B^\top", source=cb(119), section=SECOND,
+        source=cb(119), section=SECOND,
     ),
     Rule(
         name="cookbook_120_trace_kron_XX",
@@ -194,73 +170,67 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "n")},
         latex=r"\frac{\partial \mathrm{Tr}(X \otimes X)}{\partial X} = 2 \mathrm{Tr}(X) I", source=cb(120), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_120_trace_squared",
-        f=lambda X: tr(X) * tr(X), derivative=lambda X: 2 * tr(X) * eye_like(X),
+        f="tr(X) * tr(X)", derivative="2 * tr(X) * I",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X)\mathrm{Tr}(X)}{\partial X} = 2 \mathrm{Tr}(X) I", source=cb(120), section=SECOND,
+        source=cb(120), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_121_trace_power",
-        f=lambda X: tr(mpow(X, K)), derivative=lambda X: K * mpow(X, K - 1).T,
+        f="tr(matrix_power(X, 4))", derivative="4 * matrix_power(X, 3).T",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X^k)}{\partial X} = k (X^{k-1})^\top\ (k = 4)", source=cb(121), section=HIGHER,
+        source=cb(121), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_122_trace_A_power",
-        f=lambda X, A: tr(A @ mpow(X, K)),
-        derivative=lambda X, A: tsum((mpow(X, r) @ A @ mpow(X, K - r - 1)).T for r in range(K)),
+        f="tr(A @ matrix_power(X, 4))",
+        derivative="(A @ matrix_power(X, 3)).T + (X @ A @ matrix_power(X, 2)).T + (matrix_power(X, 2) @ A @ X).T + (matrix_power(X, 3) @ A).T",
         wrt="X", inputs={"X": matrix("n", "n"), "A": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(A X^k)}{\partial X} = \sum_{r=0}^{k-1} (X^r A X^{k-r-1})^\top\ (k = 4)", source=cb(122), section=HIGHER,
+        source=cb(122), section=HIGHER,
     ),
-    Rule(
+    text_rule(
         name="cookbook_123_trace_quartic",
-        f=lambda X, B, C: tr(B.T @ X.T @ C @ X @ X.T @ C @ X @ B),
-        derivative=lambda X, B, C: (C @ X @ X.T @ C @ X @ B @ B.T + C.T @ X @ B @ B.T @ X.T @ C.T @ X
-                                    + C @ X @ B @ B.T @ X.T @ C @ X + C.T @ X @ X.T @ C.T @ X @ B @ B.T),
+        f="tr(B.T @ X.T @ C @ X @ X.T @ C @ X @ B)",
+        derivative="C @ X @ X.T @ C @ X @ B @ B.T + C.T @ X @ B @ B.T @ X.T @ C.T @ X + C @ X @ B @ B.T @ X.T @ C @ X + C.T @ X @ X.T @ C.T @ X @ B @ B.T",
         wrt="X", inputs={"X": matrix("n", "m"), "B": matrix("m", "k"), "C": matrix("n", "n")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}(B^\top X^\top C X X^\top C X B) = CXX^\top CXBB^\top + C^\top XBB^\top X^\top C^\top X + CXBB^\top X^\top CX + C^\top XX^\top C^\top XBB^\top",
         source=cb(123), section=HIGHER, conditions="C need not be symmetric",
     ),
-    Rule(
+    text_rule(
         name="cookbook_124_trace_A_inv_B",
-        f=lambda X, A, B: tr(A @ inv(X) @ B),
-        derivative=lambda X, A, B: -inv(X).T @ A.T @ B.T @ inv(X).T,
+        f="tr(A @ inv(X) @ B)",
+        derivative="-inv(X).T @ A.T @ B.T @ inv(X).T",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible"), "A": matrix("m", "n"), "B": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(A X^{-1} B)}{\partial X} = -X^{-\top} A^\top B^\top X^{-\top}", source=cb(124), section=OTHER,
+        source=cb(124), section=OTHER,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_125_trace_inv_XtCX_A",
-        f=lambda X, A, C: tr(inv(X.T @ C @ X) @ A), derivative=rule_125,
+        f="tr(inv(X.T @ C @ X) @ A)", derivative="-C @ X @ inv(X.T @ C @ X) @ (A + A.T) @ inv(X.T @ C @ X)",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"), "A": matrix("m", "m"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial \mathrm{Tr}((X^\top C X)^{-1} A)}{\partial X} = -CX(X^\top C X)^{-1}(A + A^\top)(X^\top C X)^{-1}",
         source=cb(125), section=OTHER, conditions="C symmetric (fails otherwise), X^T C X invertible; A arbitrary",
     ),
-    Rule(
+    text_rule(
         name="cookbook_126_trace_inv_XtCX_XtBX",
-        f=lambda X, B, C: tr(inv(X.T @ C @ X) @ (X.T @ B @ X)), derivative=rule_126,
+        f="tr(inv(X.T @ C @ X) @ (X.T @ B @ X))", derivative="-2 * C @ X @ inv(X.T @ C @ X) @ X.T @ B @ X @ inv(X.T @ C @ X) + 2 * B @ X @ inv(X.T @ C @ X)",
         wrt="X", inputs={"X": matrix("n", "m", structure="full_column_rank"), "B": matrix("n", "n", structure="symmetric"),
                          "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((X^\top C X)^{-1}(X^\top B X)) = -2CX(X^\top CX)^{-1}X^\top BX(X^\top CX)^{-1} + 2BX(X^\top CX)^{-1}",
         source=cb(126), section=OTHER, conditions="B and C symmetric (each is needed), X^T C X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_127_symmetric_A",
-        f=lambda X, A, B, C: tr(inv(A + X.T @ C @ X) @ (X.T @ B @ X)), derivative=rule_127,
+        f="tr(inv(A + X.T @ C @ X) @ (X.T @ B @ X))", derivative="-2 * C @ X @ inv(A + X.T @ C @ X) @ X.T @ B @ X @ inv(A + X.T @ C @ X) + 2 * B @ X @ inv(A + X.T @ C @ X)",
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("m", "m", structure="spd"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((A + X^\top CX)^{-1}(X^\top BX)) = -2CX(A + X^\top CX)^{-1}X^\top BX(A + X^\top CX)^{-1} + 2BX(A + X^\top CX)^{-1}",
         source=cb("127, with A symmetric"), section=OTHER,
         conditions="A, B, C symmetric (A symmetric is missing in the Cookbook), A + X^T C X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_127_general",
-        f=lambda X, S, K, B, C: tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X)),
-        derivative=lambda X, S, K, B, C: rule_127_general(X, S + (K - K.T) / 2, B, C),
+        f="tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X))",
+        derivative="-C @ X @ (inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X) @ inv(S + (K - K.T) / 2 + X.T @ C @ X) + inv(S + (K - K.T) / 2 + X.T @ C @ X).T @ (X.T @ B @ X) @ inv(S + (K - K.T) / 2 + X.T @ C @ X).T) + B @ X @ (inv(S + (K - K.T) / 2 + X.T @ C @ X) + inv(S + (K - K.T) / 2 + X.T @ C @ X).T)",
         wrt="X", inputs={"X": matrix("n", "m"), "S": matrix("m", "m", structure="spd"), "K": matrix("m", "m"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}(K^{-1} X^\top BX) = -CX(K^{-1}NK^{-1} + K^{-\top}NK^{-\top}) + BX(K^{-1} + K^{-\top}),\ K = A + X^\top CX,\ N = X^\top BX",
         source=cb("127, general A"), section=OTHER,
         conditions="B, C symmetric; A any square (instance S + skew(K)); K invertible",
     ),
@@ -272,39 +242,38 @@ RULES = (
         conditions="matrix sin and cos (power series), not elementwise",
     ),
     # ---- 2.6 vector norms, 2.7 matrix norms ----------------------------------------------
-    Rule(
+    text_rule(
         name="cookbook_129_distance",
-        f=lambda x, a: xdist(x, a), derivative=lambda x, a: (x - a) / xdist(x, a),
+        f="norm(x - a)", derivative="(x - a) / norm(x - a)",
         wrt="x", inputs={"a": vector("n"), "x": vector("n", distinct_from="a")},
-        latex=r"\frac{\partial \|x - a\|_2}{\partial x} = \frac{x - a}{\|x - a\|_2}", source=cb(129), section=VNORM,
+        source=cb(129), section=VNORM,
         conditions="x != a",
     ),
-    Rule(
+    text_rule(
         name="cookbook_130_unit_direction",
-        f=lambda x, a: (x - a) / xdist(x, a),
-        derivative=lambda x, a: eye_like(x) / xdist(x, a) - torch.outer(x - a, x - a) / xdist(x, a) ** 3,
+        f="(x - a) / norm(x - a)",
+        derivative="I / norm(x - a) - outer(x - a, x - a) / norm(x - a) ** 3",
         wrt="x", inputs={"a": vector("n"), "x": vector("n", distinct_from="a")},
-        latex=r"\frac{\partial}{\partial x} \frac{x - a}{\|x - a\|_2} = \frac{I}{\|x - a\|_2} - \frac{(x - a)(x - a)^\top}{\|x - a\|_2^3}",
         source=cb(130), section=VNORM, conditions="x != a",
     ),
-    Rule(
+    text_rule(
         name="cookbook_131_squared_norm",
-        f=lambda x: torch.linalg.vector_norm(x) ** 2, derivative=lambda x: 2 * x,
+        f="norm(x) ** 2", derivative="2 * x",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{\partial \|x\|_2^2}{\partial x} = 2x", source=cb(131), section=VNORM,
+        source=cb(131), section=VNORM,
     ),
-    Rule(
+    text_rule(
         name="cookbook_131_norm_of_xTx",
-        f=lambda x: torch.linalg.vector_norm((x @ x).reshape(1)), derivative=lambda x: 2 * x,
+        f="norm(x @ x)", derivative="2 * x",
         wrt="x", inputs={"x": vector("n", nonzero=True)},
-        latex=r"\frac{\partial \|x^\top x\|_2}{\partial x} = 2x", source=cb(131), section=VNORM,
+        source=cb(131), section=VNORM,
         conditions="x != 0 (the norm of the scalar x^T x is |x^T x|)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_132_frobenius",
-        f=lambda X: torch.linalg.matrix_norm(X) ** 2, derivative=lambda X: 2 * X,
+        f="norm(X) ** 2", derivative="2 * X",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial \|X\|_F^2}{\partial X} = 2X", source=cb(132), section=MNORM,
+        source=cb(132), section=MNORM,
     ),
     Rule(
         name="cookbook_132_trace_XXH",

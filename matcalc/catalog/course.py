@@ -5,10 +5,8 @@ derivatives: scalar u = sum(sin(Bx)) (du/dx = cos(Bx)^T B), scalar v = (c^T x)^2
 (dv/dx = 2 (c^T x) c^T), vector u = Bx, vector v = sin(Cx) (dv/dx = diag(cos(Cx)) C).
 """
 
-import torch
-
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar, vector
-from matcalc.rule import Rule
 
 SLIDES = "course slides: matrix calculus"
 AUTOGRAD = "course slides: autograd"
@@ -19,215 +17,189 @@ ELEMENTWISE = "scalar derivatives, elementwise"
 CHAIN = "chain-rule shapes"
 
 
-def du(x, B):
-    return torch.cos(B @ x) @ B
-
-
-def dv(x, c):
-    return 2 * (c @ x) * c
-
-
-def u_(x, B):
-    return torch.sin(B @ x).sum()
-
-
-def v_(x, c):
-    return (c @ x) ** 2
-
-
 GROUP = "course"
 
 RULES = (
     # ---- y scalar, x vector: dy/dx is (1, n) --------------------------------------------
-    Rule(
+    text_rule(
         name="course_constant_scalar",
-        f=lambda x, a: a * torch.ones((), dtype=x.dtype, device=x.device),
-        derivative=lambda x, a: torch.zeros_like(x),
+        f="a",
+        derivative="zeros_like(x)",
         wrt="x", inputs={"x": vector("n"), "a": scalar()},
-        latex=r"\partial a / \partial x = 0^\top", source=SLIDES, section=SCALAR_TABLE,
+        source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_scaled_scalar",
-        f=lambda x, a, B: a * u_(x, B),
-        derivative=lambda x, a, B: a * du(x, B),
+        f="a * sum(sin(B @ x))",
+        derivative="a * cos(B @ x) @ B",
         wrt="x", inputs={"x": vector("n"), "a": scalar(), "B": matrix("m", "n")},
-        latex=r"\partial (a u) / \partial x = a\, \partial u / \partial x,\ u = \mathrm{sum}(\sin Bx)",
         source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_sum",
-        f=lambda x: x.sum(),
-        derivative=lambda x: torch.ones_like(x),
+        f="sum(x)",
+        derivative="ones_like(x)",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\partial\, \mathrm{sum}(x) / \partial x = 1^\top", source=SLIDES, section=SCALAR_TABLE,
+        source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_squared_norm",
-        f=lambda x: torch.linalg.vector_norm(x) ** 2,
-        derivative=lambda x: 2 * x,
+        f="norm(x) ** 2",
+        derivative="2 * x",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\partial \|x\|^2 / \partial x = 2x^\top", source=SLIDES, section=SCALAR_TABLE,
+        source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_sum_rule_scalar",
-        f=lambda x, B, c: u_(x, B) + v_(x, c),
-        derivative=lambda x, B, c: du(x, B) + dv(x, c),
+        f="sum(sin(B @ x)) + (c @ x) ** 2",
+        derivative="cos(B @ x) @ B + 2 * (c @ x) * c",
         wrt="x", inputs={"x": vector("n"), "B": matrix("m", "n"), "c": vector("n")},
-        latex=r"\partial (u + v) / \partial x = \partial u/\partial x + \partial v/\partial x",
         source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_product_rule_scalar",
-        f=lambda x, B, c: u_(x, B) * v_(x, c),
-        derivative=lambda x, B, c: v_(x, c) * du(x, B) + u_(x, B) * dv(x, c),
+        f="sum(sin(B @ x)) * (c @ x) ** 2",
+        derivative="(c @ x) ** 2 * cos(B @ x) @ B + sum(sin(B @ x)) * 2 * (c @ x) * c",
         wrt="x", inputs={"x": vector("n"), "B": matrix("m", "n"), "c": vector("n")},
-        latex=r"\partial (uv) / \partial x = v\, \partial u/\partial x + u\, \partial v/\partial x",
         source=SLIDES, section=SCALAR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_inner_product_rule",
-        f=lambda x, B, C: (B @ x) @ torch.sin(C @ x),
-        derivative=lambda x, B, C: (B @ x) @ (torch.cos(C @ x)[:, None] * C) + torch.sin(C @ x) @ B,
+        f="(B @ x) @ sin(C @ x)",
+        derivative="(B @ x) @ (diag(cos(C @ x)) @ C) + sin(C @ x) @ B",
         wrt="x", inputs={"x": vector("n"), "B": matrix("m", "n"), "C": matrix("m", "n")},
-        latex=r"\partial \langle u, v\rangle / \partial x = u^\top \partial v/\partial x + v^\top \partial u/\partial x,\ u = Bx,\ v = \sin(Cx)",
         source=SLIDES, section=SCALAR_TABLE,
     ),
     # ---- y vector, x vector: dy/dx is (m, n) --------------------------------------------
-    Rule(
+    text_rule(
         name="course_constant_vector",
-        f=lambda x, a: a * 1.0,
-        derivative=lambda x, a: torch.zeros(a.shape[0], x.shape[0], dtype=x.dtype, device=x.device),
+        f="a",
+        derivative="zeros_like(outer(a, x))",
         wrt="x", inputs={"x": vector("n"), "a": vector("m")},
-        latex=r"\partial a / \partial x = 0", source=SLIDES, section=VECTOR_TABLE,
+        source=SLIDES, section=VECTOR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_identity",
-        f=lambda x: x * 1.0,
-        derivative=lambda x: torch.eye(x.shape[0], dtype=x.dtype, device=x.device),
+        f="x",
+        derivative="I",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\partial x / \partial x = I", source=SLIDES, section=VECTOR_TABLE,
+        source=SLIDES, section=VECTOR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_row_vector_times_matrix",
-        f=lambda x, A: x @ A,
-        derivative=lambda x, A: A.T,
+        f="x @ A",
+        derivative="A.T",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "m")},
-        latex=r"\partial (x^\top A) / \partial x = A^\top", source=SLIDES, section=VECTOR_TABLE,
+        source=SLIDES, section=VECTOR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_scaled_vector",
-        f=lambda x, a, B: a * torch.sin(B @ x),
-        derivative=lambda x, a, B: a * torch.cos(B @ x)[:, None] * B,
+        f="a * sin(B @ x)",
+        derivative="a * diag(cos(B @ x)) @ B",
         wrt="x", inputs={"x": vector("n"), "a": scalar(), "B": matrix("m", "n")},
-        latex=r"\partial (a u) / \partial x = a\, \partial u / \partial x,\ u = \sin(Bx)",
         source=SLIDES, section=VECTOR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_matrix_times_vector_fn",
-        f=lambda x, A, B: A @ torch.sin(B @ x),
-        derivative=lambda x, A, B: A @ (torch.cos(B @ x)[:, None] * B),
+        f="A @ sin(B @ x)",
+        derivative="A @ (diag(cos(B @ x)) @ B)",
         wrt="x", inputs={"x": vector("n"), "A": matrix("k", "m"), "B": matrix("m", "n")},
-        latex=r"\partial (A u) / \partial x = A\, \partial u / \partial x,\ u = \sin(Bx)",
         source=SLIDES, section=VECTOR_TABLE,
     ),
-    Rule(
+    text_rule(
         name="course_sum_rule_vector",
-        f=lambda x, B, C: B @ x + torch.sin(C @ x),
-        derivative=lambda x, B, C: B + torch.cos(C @ x)[:, None] * C,
+        f="B @ x + sin(C @ x)",
+        derivative="B + diag(cos(C @ x)) @ C",
         wrt="x", inputs={"x": vector("n"), "B": matrix("m", "n"), "C": matrix("m", "n")},
-        latex=r"\partial (u + v) / \partial x = \partial u/\partial x + \partial v/\partial x,\ u = Bx,\ v = \sin(Cx)",
         source=SLIDES, section=VECTOR_TABLE,
     ),
     # ---- scalar derivatives, applied elementwise (diagonal Jacobians) ---------------------
-    Rule(
+    text_rule(
         name="elementwise_power",
-        f=lambda x: x**3,
-        derivative=lambda x: torch.diag(3 * x**2),
+        f="x**3",
+        derivative="diag(3 * x**2)",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{d}{dx} x^n = n x^{n-1}\ (n = 3,\ elementwise)", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
     ),
-    Rule(
+    text_rule(
         name="elementwise_exp",
-        f=lambda x: torch.exp(x),
-        derivative=lambda x: torch.diag(torch.exp(x)),
+        f="exp(x)",
+        derivative="diag(exp(x))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{d}{dx} e^x = e^x", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
     ),
-    Rule(
+    text_rule(
         name="elementwise_log",
-        f=lambda x: torch.log(x),
-        derivative=lambda x: torch.diag(1 / x),
+        f="log(x)",
+        derivative="diag(1 / x)",
         wrt="x", inputs={"x": vector("n", positive=True)},
-        latex=r"\frac{d}{dx} \log x = 1/x", source=SLIDES, section=ELEMENTWISE, conditions="x > 0",
+        source=SLIDES, section=ELEMENTWISE, conditions="x > 0",
     ),
-    Rule(
+    text_rule(
         name="elementwise_sin",
-        f=lambda x: torch.sin(x),
-        derivative=lambda x: torch.diag(torch.cos(x)),
+        f="sin(x)",
+        derivative="diag(cos(x))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\frac{d}{dx} \sin x = \cos x", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
     ),
-    Rule(
+    text_rule(
         name="elementwise_abs",
-        f=lambda x: torch.abs(x),
-        derivative=lambda x: torch.diag(torch.sign(x)),
+        f="abs(x)",
+        derivative="diag(sign(x))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\partial |x| = \mathrm{sign}(x)\ (x \ne 0)", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
         conditions="x != 0 entrywise; at 0 the subderivative is [-1, 1] (documented, not sampled)",
     ),
-    Rule(
+    text_rule(
         name="elementwise_relu",
-        f=lambda x: torch.relu(x),
-        derivative=lambda x: torch.diag((x > 0).to(x.dtype)),
+        f="relu(x)",
+        derivative="diag((sign(x) + 1) / 2)",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"\partial \max(x, 0) = [x > 0]\ (x \ne 0)", source=SLIDES, section=ELEMENTWISE,
+        source=SLIDES, section=ELEMENTWISE,
         conditions="x != 0 entrywise; at 0 the subderivative is [0, 1] (documented, not sampled)",
     ),
     # ---- chain-rule shapes ---------------------------------------------------------------
-    Rule(
+    text_rule(
         name="chain_scalar_of_scalar",
-        f=lambda x, b: torch.sin(b @ x),
-        derivative=lambda x, b: torch.cos(b @ x) * b,
+        f="sin(b @ x)",
+        derivative="cos(b @ x) * b",
         wrt="x", inputs={"x": vector("n"), "b": vector("n")},
-        latex=r"(1,n) = (1,)(1,n):\ \partial \sin(b^\top x)/\partial x = \cos(b^\top x)\, b^\top",
         source=AUTOGRAD, section=CHAIN,
     ),
-    Rule(
+    text_rule(
         name="chain_scalar_of_vector",
-        f=lambda x, B: torch.sum((B @ x) ** 2),
-        derivative=lambda x, B: 2 * (B @ x) @ B,
+        f="sum((B @ x) ** 2)",
+        derivative="2 * (B @ x) @ B",
         wrt="x", inputs={"x": vector("n"), "B": matrix("k", "n")},
-        latex=r"(1,n) = (1,k)(k,n):\ \partial \|Bx\|^2/\partial x = 2(Bx)^\top B",
         source=AUTOGRAD, section=CHAIN,
     ),
-    Rule(
+    text_rule(
         name="chain_vector_of_vector",
-        f=lambda x, B, C: C @ torch.tanh(B @ x),
-        derivative=lambda x, B, C: C @ ((1 - torch.tanh(B @ x) ** 2)[:, None] * B),
+        f="C @ tanh(B @ x)",
+        derivative="C @ (diag(1 - tanh(B @ x) ** 2) @ B)",
         wrt="x", inputs={"x": vector("n"), "B": matrix("k", "n"), "C": matrix("m", "k")},
-        latex=r"(m,n) = (m,k)(k,n):\ D(C \tanh(Bx)) = C\, \mathrm{diag}(1 - \tanh^2(Bx))\, B",
         source=AUTOGRAD, section=CHAIN,
     ),
     # ---- the course book, in gradient (denominator) layout -------------------------------
-    Rule(
+    text_rule(
         name="book_gradient_xT_A",
-        f=lambda x, A: x @ A,
-        derivative=lambda x, A: A,
+        f="x @ A",
+        derivative="A",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "m")}, layout="denominator",
-        latex=r"\nabla_x x^\top A = A", source=BOOK, section="gradients",
+        source=BOOK, section="gradients",
     ),
-    Rule(
+    text_rule(
         name="book_gradient_quadratic",
-        f=lambda x, A: x @ A @ x,
-        derivative=lambda x, A: (A + A.T) @ x,
+        f="x @ A @ x",
+        derivative="(A + A.T) @ x",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "n")}, layout="denominator",
-        latex=r"\nabla_x x^\top A x = (A + A^\top) x", source=BOOK, section="gradients",
+        source=BOOK, section="gradients",
     ),
-    Rule(
+    text_rule(
         name="book_gradient_frobenius",
-        f=lambda X: torch.linalg.matrix_norm(X) ** 2,
-        derivative=lambda X: 2 * X,
+        f="norm(X) ** 2",
+        derivative="2 * X",
         wrt="X", inputs={"X": matrix("m", "n")}, layout="denominator",
-        latex=r"\nabla_X \|X\|_F^2 = 2X", source=BOOK, section="gradients",
+        source=BOOK, section="gradients",
     ),
 )

@@ -6,9 +6,8 @@ catalog rule is correct (``correct``). The catalog's tests expect every entry he
 
 import torch
 
-from matcalc.catalog._ops import det, dg, eye_like, inv, mpow, tr, tsum
-from matcalc.catalog.cookbook_forms import P
-from matcalc.catalog.cookbook_traces import rule_127
+from matcalc.catalog._ops import dg, eye_like, inv, tr
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
 
@@ -16,42 +15,32 @@ SECTION = "errata"
 SLIP = "common hand-derivation slip"
 
 
-def printed_92(X, a, b):
-    ab = torch.outer(a, b)
-    return tsum(mpow(X, P - 1 - r) @ ab @ mpow(X, P).T @ mpow(X, r)
-               + mpow(X, r).T @ mpow(X, P) @ ab @ mpow(X, P - 1 - r).T for r in range(P))
-
-
 GROUP = "errata"
 
 RULES = (
-    Rule(
+    text_rule(
         name="cookbook_92_printed",
-        f=lambda X, a, b: a @ mpow(X, P).T @ mpow(X, P) @ b, derivative=printed_92,
+        f="a @ matrix_power(X, 3).T @ matrix_power(X, 3) @ b", derivative="matrix_power(X, 2) @ outer(a, b) @ matrix_power(X, 3).T + matrix_power(X, 3) @ outer(a, b) @ matrix_power(X, 2).T + X @ outer(a, b) @ matrix_power(X, 3).T @ X + X.T @ matrix_power(X, 3) @ outer(a, b) @ X.T + outer(a, b) @ matrix_power(X, 3).T @ matrix_power(X, 2) + matrix_power(X, 2).T @ matrix_power(X, 3) @ outer(a, b)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        latex=r"\frac{\partial a^\top (X^p)^\top X^p b}{\partial X} = \sum_{r} \left[X^{p-1-r} a b^\top (X^p)^\top X^r + (X^r)^\top X^p a b^\top (X^{p-1-r})^\top\right]",
         source="Matrix Cookbook (92), version 2012-11-15", section=SECTION, refuted=True,
         flaw="The first summand is printed transposed; wrong already at p = 1. Appendix B.1.3 proves only eq. 90.",
         correct="cookbook_92_corrected",
     ),
-    Rule(
+    text_rule(
         name="cookbook_95_printed",
-        f=lambda x, A, B: (x @ A.T @ A @ x) / (x @ B.T @ B @ x),
-        derivative=lambda x, A, B: 2 * A.T @ A @ x / (x @ B @ B @ x)
-        - 2 * (x @ A.T @ A @ x) * B.T @ B @ x / (x @ B.T @ B @ x) ** 2,
+        f="(x @ A.T @ A @ x) / (x @ B.T @ B @ x)",
+        derivative="2 * A.T @ A @ x / (x @ B @ B @ x) - 2 * (x @ A.T @ A @ x) * B.T @ B @ x / (x @ B.T @ B @ x) ** 2",
         wrt="x", inputs={"x": vector("n", nonzero=True), "A": matrix("m", "n"), "B": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial}{\partial x} \frac{x^\top A^\top A x}{x^\top B^\top B x} = \frac{2 A^\top A x}{x^\top B B x} - \dots",
         source="Matrix Cookbook (95), version 2012-11-15", section=SECTION, refuted=True,
         flaw="The first denominator is printed x^T B B x; it must be x^T B^T B x (right only for symmetric B).",
         correct="cookbook_95_corrected",
     ),
-    Rule(
+    text_rule(
         name="cookbook_127_printed_nonsymmetric_A",
-        f=lambda X, S, K, B, C: tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X)),
-        derivative=lambda X, S, K, B, C: rule_127(X, S + (K - K.T) / 2, B, C),  # the printed formula
+        f="tr(inv(S + (K - K.T) / 2 + X.T @ C @ X) @ (X.T @ B @ X))",
+        derivative="-2 * C @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X) @ X.T @ B @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X) + 2 * B @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X)",  # the printed formula
         wrt="X", inputs={"X": matrix("n", "m"), "S": matrix("m", "m", structure="spd"), "K": matrix("m", "m"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        latex=r"\frac{\partial}{\partial X} \mathrm{Tr}((A + X^\top CX)^{-1}(X^\top BX)) = -2CX K^{-1}X^\top BXK^{-1} + 2BXK^{-1}",
         source="Matrix Cookbook (127), version 2012-11-15", section=SECTION, refuted=True,
         flaw="States only B and C symmetric; the formula also needs A symmetric (relative error ~0.1 for a nonsymmetric A).",
         correct="cookbook_127_general",
@@ -78,67 +67,67 @@ RULES = (
         flaw="Per-free-parameter partials used as a Frobenius gradient; the gradient on Sym(n) is X^{-1}.",
         correct="sym_frobenius_gradient_logdet",
     ),
-    Rule(
+    text_rule(
         name="slip_quadratic_form_2Ax",
-        f=lambda x, A: x @ A @ x, derivative=lambda x, A: 2 * A @ x,
+        f="x @ A @ x", derivative="2 * A @ x",
         wrt="x", inputs={"x": vector("n"), "A": matrix("n", "n")},
-        latex=r"\nabla_x x^\top A x = 2Ax", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="True only for symmetric A; in general the gradient is (A + A^T)x.",
         correct="quadratic_form",
     ),
-    Rule(
+    text_rule(
         name="slip_trace_AX_is_A",
-        f=lambda X, A: tr(A @ X), derivative=lambda X, A: A,
+        f="tr(A @ X)", derivative="A",
         wrt="X", inputs={"X": matrix("n", "n"), "A": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(AX)}{\partial X} = A", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="A transpose is missing: the derivative is A^T (Cookbook 100, since Tr(AX) = Tr(XA)).",
         correct="cookbook_100_trace_XA",
     ),
-    Rule(
+    text_rule(
         name="slip_det_gradient_no_transpose",
-        f=lambda X: det(X), derivative=lambda X: det(X) * inv(X),
+        f="det(X)", derivative="det(X) * inv(X)",
         wrt="X", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\frac{\partial \det X}{\partial X} = \det(X) X^{-1}", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="A transpose is missing: the derivative is det(X) X^{-T} (Cookbook 49); equal only for symmetric X.",
         correct="cookbook_49_det",
     ),
-    Rule(
+    text_rule(
         name="slip_Ax_jacobian_transposed",
-        f=lambda x, A: A @ x, derivative=lambda x, A: A.T,
+        f="A @ x", derivative="A.T",
         wrt="x", inputs={"x": vector("n"), "A": matrix("m", "n")},
-        latex=r"D(Ax) = A^\top", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="A layout mix-up: A^T is the gradient (denominator layout); the Jacobian D(Ax) is A.",
         correct="linear_map",
     ),
-    Rule(
+    text_rule(
         name="slip_norm_gradient_squared",
-        f=lambda x: torch.linalg.vector_norm(x), derivative=lambda x: x / (x @ x),
+        f="norm(x)", derivative="x / (x @ x)",
         wrt="x", inputs={"x": vector("n", nonzero=True)},
-        latex=r"\nabla \|x\|_2 = x / \|x\|^2", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="Divides by the squared norm; the gradient is x / ||x||.",
         correct="norm_gradient",
     ),
-    Rule(
+    text_rule(
         name="slip_least_squares_gradient_untransposed",
-        f=lambda w, X, y: torch.sum((X @ w - y) ** 2), derivative=lambda w, X, y: 2 * X @ (X @ w - y),
+        f="sum((X @ w - y) ** 2)", derivative="2 * X @ (X @ w - y)",
         wrt="w", inputs={"w": vector("n"), "X": matrix("n", "n"), "y": vector("n")},
-        latex=r"\nabla_w \|Xw - y\|^2 = 2X(Xw - y)", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="X must be transposed: 2X^T(Xw - y); the slip survives a shape check only for square X.",
         correct="autograd_example_least_squares",
     ),
-    Rule(
+    text_rule(
         name="slip_hessian_quadratic_2A",
-        f=lambda x, A: x @ A @ x, derivative=lambda x, A: 2 * A,
+        f="x @ A @ x", derivative="2 * A",
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n")},
-        latex=r"\nabla^2 x^\top A x = 2A", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="True only for symmetric A; the Hessian is A + A^T.",
         correct="hessian_quadratic_form",
     ),
-    Rule(
+    text_rule(
         name="slip_softmax_jacobian_diagonal",
-        f=lambda x: torch.softmax(x, 0), derivative=lambda x: torch.diag(torch.softmax(x, 0) * (1 - torch.softmax(x, 0))),
+        f="softmax(x)", derivative="diag(softmax(x) * (1 - softmax(x)))",
         wrt="x", inputs={"x": vector("n")},
-        latex=r"D\,\mathrm{softmax}(x) = \mathrm{diag}(p \circ (1 - p))", source=SLIP, section=SECTION, refuted=True,
+        source=SLIP, section=SECTION, refuted=True,
         flaw="Drops the off-diagonal terms -p_i p_j: the Jacobian is diag(p) - p p^T (the Hessian of logsumexp).",
         correct="hessian_logsumexp",
     ),

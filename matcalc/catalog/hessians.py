@@ -6,8 +6,9 @@ implementation where one exists (timed in bench/, verified against ``derivative`
 
 import torch
 
-from matcalc.catalog._ops import det, eye_like, inv, tr
-from matcalc.catalog.cookbook_derivatives import Y_INPUTS, Y, dY
+from matcalc.catalog._ops import inv
+from matcalc.catalog._text import text_rule
+from matcalc.catalog.cookbook_derivatives import Y_INPUTS
 from matcalc.domains import matrix, vector
 from matcalc.fast import logsumexp_hessian, norm_hessian, symmetric_sum
 from matcalc.rule import Rule
@@ -15,74 +16,53 @@ from matcalc.rule import Rule
 SECTION = "Hessians"
 
 
-def unit(x):
-    return x / torch.linalg.vector_norm(x)
-
-
-def softmax_jacobian(x):
-    p = torch.softmax(x, 0)
-    return torch.diag(p) - torch.outer(p, p)
-
-
-def logistic_hessian(w, X):
-    s = torch.sigmoid(X @ w)
-    return X.T @ ((s * (1 - s))[:, None] * X)
-
-
-def det_second_derivative(x, A, B, C):
-    Yi = inv(Y(x, A, B, C))
-    d1, d2 = dY(x, A, B, C), 0.02 * C
-    return det(Y(x, A, B, C)) * (tr(Yi @ d2) + tr(Yi @ d1) ** 2 - tr(Yi @ d1 @ Yi @ d1))
-
-
 GROUP = "Hessians"
 
 RULES = (
-    Rule(
+    text_rule(
         name="hessian_quadratic_form",
-        f=lambda x, A: x @ A @ x, derivative=lambda x, A: A + A.T, fast=lambda x, A: symmetric_sum(A),
+        f="x @ A @ x", derivative="A + A.T", fast=lambda x, A: symmetric_sum(A),
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n")},
-        latex=r"\nabla^2_x\, x^\top A x = A + A^\top", source="course book / Matrix Cookbook (98)", section=SECTION,
+        source="course book / Matrix Cookbook (98)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_98_hessian",
-        f=lambda x, A, b: x @ A @ x + b @ x, derivative=lambda x, A, b: A + A.T,
+        f="x @ A @ x + b @ x", derivative="A + A.T",
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n"), "b": vector("n")},
-        latex=r"\frac{\partial^2 (x^\top A x + b^\top x)}{\partial x \partial x^\top} = A + A^\top", source="Matrix Cookbook (98)", section=SECTION,
+        source="Matrix Cookbook (98)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="hessian_norm",
-        f=lambda x: torch.linalg.vector_norm(x),
-        derivative=lambda x: (eye_like(x) - torch.outer(unit(x), unit(x))) / torch.linalg.vector_norm(x),
+        f="norm(x)",
+        derivative="(I - outer(x / norm(x), x / norm(x))) / norm(x)",
         fast=norm_hessian,
         wrt="x", kind="hessian", inputs={"x": vector("n", nonzero=True)},
-        latex=r"\nabla^2 \|x\|_2 = (I - \hat x \hat x^\top) / \|x\|_2,\ \hat x = x / \|x\|_2", source="standard (gradient of x/||x||)", section=SECTION,
+        source="standard (gradient of x/||x||)", section=SECTION,
         conditions="x != 0",
     ),
-    Rule(
+    text_rule(
         name="hessian_logsumexp",
-        f=lambda x: torch.logsumexp(x, 0), derivative=softmax_jacobian, fast=logsumexp_hessian,
+        f="logsumexp(x)", derivative="diag(softmax(x)) - outer(softmax(x), softmax(x))", fast=logsumexp_hessian,
         wrt="x", kind="hessian", inputs={"x": vector("n")},
-        latex=r"\nabla^2 \mathrm{logsumexp}(x) = \mathrm{diag}(p) - p p^\top,\ p = \mathrm{softmax}(x)", source="standard (Boyd & Vandenberghe 3.1.5)", section=SECTION,
+        source="standard (Boyd & Vandenberghe 3.1.5)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="hessian_least_squares",
-        f=lambda w, X, y: torch.sum((X @ w - y) ** 2), derivative=lambda w, X, y: 2 * X.T @ X,
+        f="sum((X @ w - y) ** 2)", derivative="2 * X.T @ X",
         wrt="w", kind="hessian", inputs={"w": vector("n"), "X": matrix("m", "n"), "y": vector("m")},
-        latex=r"\nabla^2_w \|Xw - y\|^2 = 2 X^\top X", source="course slides: autograd (example 2)", section=SECTION,
+        source="course slides: autograd (example 2)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="hessian_logistic_loss",
-        f=lambda w, X: torch.nn.functional.softplus(X @ w).sum(), derivative=logistic_hessian,
+        f="sum(softplus(X @ w))", derivative="X.T @ diag(sigmoid(X @ w) * (1 - sigmoid(X @ w))) @ X",
         wrt="w", kind="hessian", inputs={"w": vector("n"), "X": matrix("m", "n")},
-        latex=r"\nabla^2_w \sum_i \log(1 + e^{x_i^\top w}) = X^\top \mathrm{diag}(s \circ (1 - s)) X,\ s = \sigma(Xw)",
         source="standard (logistic regression)", section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="hessian_log_barrier",
-        f=lambda x: -torch.log(x).sum(), derivative=lambda x: torch.diag(1 / x**2),
+        f="-sum(log(x))", derivative="diag(1 / x ** 2)",
         wrt="x", kind="hessian", inputs={"x": vector("n", positive=True)},
-        latex=r"\nabla^2 \left(-\sum_i \log x_i\right) = \mathrm{diag}(1 / x^2)", source="standard (log barrier)", section=SECTION,
+        source="standard (log barrier)", section=SECTION,
         conditions="x > 0",
     ),
     Rule(
@@ -93,11 +73,10 @@ RULES = (
         latex=r"\frac{\partial^2 \ln\det X}{\partial X_{ij} \partial X_{kl}} = -(X^{-1})_{jk} (X^{-1})_{li}", source="standard (differentiating Cookbook 57)", section=SECTION,
         conditions="det X > 0 (instance spd)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_48_det_second_derivative",
-        f=lambda x, A, B, C: det(Y(x, A, B, C)), derivative=det_second_derivative,
+        f="det(A + 0.1 * x * B + 0.01 * x * x * C)", derivative="det(A + 0.1 * x * B + 0.01 * x * x * C) * (tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.02 * C)) + tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C)) ** 2 - tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C) @ inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C)))",
         wrt="x", kind="hessian", inputs=Y_INPUTS,
-        latex=r"\frac{\partial^2 \det Y}{\partial x^2} = \det Y \left[\mathrm{Tr}(Y^{-1} Y'') + \mathrm{Tr}(Y^{-1} Y')^2 - \mathrm{Tr}(Y^{-1} Y' Y^{-1} Y')\right]",
         source="Matrix Cookbook (48)", section=SECTION, conditions="Y(x) invertible, twice differentiable",
     ),
 )

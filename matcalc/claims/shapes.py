@@ -1,0 +1,404 @@
+"""Shape inference for claims: symbolic dims unified across ``@``, ``+``, ``*`` and functions.
+
+Example::
+
+    >>> from matcalc.claims.parse import parse
+    >>> table = Shapes("x @ A @ x", {})
+    >>> table.infer(parse("x @ A @ x"))
+    ()
+    >>> table.name_free_dims(["x"])
+    >>> table.domains()["A"].describe()
+    'matrix n x n'
+
+A single lowercase letter (optionally followed by digits or ``_``) is a vector, an uppercase one a
+matrix, as in the Matrix Cookbook; anything else, scalars included, is declared in ``where``. Each
+dim is a node of a union-find; declared dim names and integer sizes label its classes, and two
+classes with different labels never merge. Free dims get distinct names (n, m, k, ...) so that a
+transposed claim cannot pass on a square matrix by luck.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from matcalc.claims.parse import ELEMENTWISE, ClaimError, Node
+from matcalc.domains import (
+    DEFAULT_SIZES,
+    MATRIX_STRUCTURES,
+    SCALAR_STRUCTURES,
+    SQUARE_STRUCTURES,
+    VECTOR_STRUCTURES,
+    Domain,
+)
+from matcalc.errors import MatcalcError
+
+Shape = tuple[int, ...]
+_VECTOR_NAME = re.compile(r"[a-z][0-9_]*")
+_MATRIX_NAME = re.compile(r"[A-Z][0-9_]*")
+_NAME_POOL = (*DEFAULT_SIZES, "s", "t", "u", "v", "w")
+STRUCTURES = frozenset({*MATRIX_STRUCTURES, *VECTOR_STRUCTURES, *SCALAR_STRUCTURES})
+
+
+@dataclass
+class Decl:
+    """A declaration from ``where``: rank (None: from the name), dims and structure."""
+
+    rank: int | None = None
+    dims: tuple[str | int, ...] | None = None
+    structure: str = "general"
+    distinct_from: str | None = None
+
+
+def parse_where(where: str | Mapping[str, object] | None) -> dict[str, Decl]:
+    """Declarations from ``"A: n x n symmetric; x: n positive; s: scalar"`` or a dict whose values
+    are such specs or matcalc domains.
+
+    >>> parse_where("A: n x n symmetric; s: scalar")["A"]
+    Decl(rank=2, dims=('n', 'n'), structure='symmetric', distinct_from=None)
+    """
+    if where is None:
+        return {}
+    if isinstance(where, str):
+        items: list[tuple[str, object]] = []
+        for part in re.split(r"[;\n]", where):
+            if not part.strip():
+                continue
+            name, sep, spec = part.partition(":")
+            if not sep:
+                raise MatcalcError(f"declaration {part.strip()!r} needs a colon: write e.g. "
+                                   "'A: n x n symmetric'")
+            items.append((name.strip(), spec))
+    elif isinstance(where, Mapping):
+        items = list(where.items())
+    else:
+        raise MatcalcError(f"where must be a dict or a string like 'A: n x n', got {type(where).__name__}")
+    out: dict[str, Decl] = {}
+    for name, spec in items:
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_") or name == "I":
+            raise MatcalcError(f"cannot declare {name!r}: declare an input name such as 'A' or 'x'")
+        if name in out:
+            raise MatcalcError(f"{name!r} is declared twice in where")
+        out[name] = _decl(name, spec)
+    return out
+
+
+def _decl(name: str, spec: object) -> Decl:
+    if isinstance(spec, Domain):
+        return Decl(len(spec.shape), tuple(spec.shape), spec.structure, spec.distinct_from)
+    if not isinstance(spec, str):
+        raise MatcalcError(f"declaration of {name!r} must be a string like 'n x n symmetric' or a "
+                           f"domain such as mc.matrix('n', 'n'), got {type(spec).__name__}")
+    decl = Decl()
+    words = spec.replace("!=", " != ").replace("×", " x ").split()
+    dims: list[str | int] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "!=" and i + 1 < len(words):
+            decl.distinct_from = words[i + 1]
+            i += 2
+            continue
+        if word == "scalar":
+            decl.rank = 0
+        elif word in ("vector", "matrix"):
+            decl.rank = 1 if word == "vector" else 2
+        elif word in STRUCTURES:
+            decl.structure = word
+        elif word == "x" and dims:
+            pass
+        elif word.isdigit() and int(word) > 0:
+            dims.append(int(word))
+        elif word.isidentifier() and word != "x" and len(word) <= 3:
+            dims.append(word)
+        else:
+            raise MatcalcError(f"cannot read {word!r} in the declaration {name}: {spec!r}; write "
+                               f"e.g. '{name}: n x n symmetric', 'x: n positive' or 's: scalar' "
+                               f"(structures: {', '.join(sorted(STRUCTURES))})")
+        i += 1
+    if dims:
+        if len(dims) > 2:
+            raise MatcalcError(f"{name}: {spec!r} has {len(dims)} dims; a claim input is a scalar, "
+                               "vector or matrix")
+        if decl.rank is not None and decl.rank != len(dims):
+            raise MatcalcError(f"{name}: {spec!r} names {len(dims)} dim(s) for a rank-{decl.rank} input")
+        decl.rank, decl.dims = len(dims), tuple(dims)
+    if decl.structure in SQUARE_STRUCTURES and decl.rank is None:
+        decl.rank = 2
+    return decl
+
+
+@dataclass
+class Dims:
+    """Union-find over symbolic dims; a class may carry a label (a dim name or an int size)."""
+
+    parent: list[int] = field(default_factory=list)
+    label: dict[int, str | int] = field(default_factory=dict)
+    frozen: set[int] = field(default_factory=set)
+
+    def new(self, label: str | int | None = None) -> int:
+        """A new dim; a labelled one joins the class that already has its label."""
+        if label is not None:
+            for root, other in self.label.items():
+                if other == label and self.find(root) == root:
+                    return root
+        self.parent.append(len(self.parent))
+        if label is not None:
+            self.label[len(self.parent) - 1] = label
+        return len(self.parent) - 1
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> bool:
+        """Merge two classes; False (nothing merged) when their labels differ or both are frozen."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        la, lb = self.label.get(ra), self.label.get(rb)
+        if la is not None and lb is not None and la != lb:
+            return False
+        if ra in self.frozen and rb in self.frozen:
+            return False
+        self.parent[rb] = ra
+        if la is None and lb is not None:
+            self.label[ra] = lb
+        if rb in self.frozen:
+            self.frozen.add(ra)
+        return True
+
+    def copy(self) -> Dims:
+        return Dims(list(self.parent), dict(self.label), set(self.frozen))
+
+    def show(self, i: int) -> str:
+        r = self.find(i)
+        return str(self.label.get(r, f"d{r + 1}"))
+
+
+class Shapes:
+    """The symbol table of one claim (f and its derivative share it) and the inference over it."""
+
+    def __init__(self, source: str, decls: Mapping[str, Decl]) -> None:
+        self.source = source
+        self.dims = Dims()
+        self.decls = dict(decls)
+        self.symbols: dict[str, Shape] = {}
+        self.order: list[str] = []
+        self.eyes: list[tuple[Node, int]] = []
+        self.node_shapes: dict[int, Shape] = {}
+
+    # --- symbols -------------------------------------------------------------------------------
+    def symbol(self, node: Node) -> Shape:
+        name = str(node.value)
+        if name in self.symbols:
+            return self.symbols[name]
+        decl = self.decls.get(name)
+        rank = decl.rank if decl is not None else None
+        if rank is None:
+            if _VECTOR_NAME.fullmatch(name):
+                rank = 1
+            elif _MATRIX_NAME.fullmatch(name):
+                rank = 2
+            else:
+                raise self.error(f"cannot tell what {name!r} is: a lowercase letter is a vector and "
+                                 f"an uppercase one a matrix; declare others, e.g. where='{name}: "
+                                 "scalar'", node)
+        dims = decl.dims if decl is not None and decl.dims is not None else (None,) * rank
+        shape = tuple(self.dims.new(d) for d in dims)
+        if decl is not None and decl.structure in SQUARE_STRUCTURES and not self.dims.union(*shape):
+            raise self.error(f"{name} is declared {decl.structure}, which needs a square matrix", node)
+        self.symbols[name] = shape
+        self.order.append(name)
+        return shape
+
+    def symbol_shape(self, name: str) -> Shape:
+        """The shape of a symbol, declared or seen in an expression."""
+        if name not in self.symbols:
+            self.symbol(Node("sym", (), name, 0, 0))
+        return self.symbols[name]
+
+    # --- inference -----------------------------------------------------------------------------
+    def error(self, message: str, node: Node) -> ClaimError:
+        return ClaimError(message, self.source, node.start, node.end)
+
+    def show(self, shape: Shape) -> str:
+        if not shape:
+            return "a scalar"
+        if len(shape) == 1:
+            return f"a vector of length {self.dims.show(shape[0])}"
+        return f"a {self.dims.show(shape[0])} x {self.dims.show(shape[1])} matrix"
+
+    def text(self, node: Node) -> str:
+        return self.source[node.start:node.end]
+
+    def unify(self, a: int, b: int, node: Node, why: str) -> None:
+        if not self.dims.union(a, b):
+            raise self.error(f"shape conflict: {why} ({self.dims.show(a)} vs {self.dims.show(b)})", node)
+
+    def infer(self, node: Node) -> Shape:
+        """The shape of ``node``, unifying dims as it goes; a conflict raises with a caret."""
+        shape = self._infer(node)
+        self.node_shapes[id(node)] = shape
+        return shape
+
+    def _infer(self, node: Node) -> Shape:
+        kind = node.kind
+        if kind == "sym":
+            return self.symbol(node)
+        if kind == "num":
+            return ()
+        if kind == "I":
+            d = self.dims.new()
+            self.eyes.append((node, d))
+            return (d, d)
+        if kind == "eye":
+            label = node.value if isinstance(node.value, int) else str(node.value)
+            d = self.dims.new(label)
+            self.eyes.append((node, d))
+            return (d, d)
+        if kind == "neg":
+            return self.infer(node.args[0])
+        if kind == "T":
+            inner = self.infer(node.args[0])
+            if len(inner) != 2:
+                raise self.error(f"{self.text(node.args[0])} is {self.show(inner)}; .T transposes a "
+                                 "matrix (for a vector, x @ A already means x^T A)", node)
+            return (inner[1], inner[0])
+        if kind == "pow":
+            return self.infer(node.args[0])
+        if kind == "call":
+            return self.call(node)
+        left, right = (self.infer(a) for a in node.args)
+        if kind == "@":
+            return self.matmul(node, left, right)
+        if kind == "/" and not right:
+            return left
+        return self.elementwise(node, left, right)
+
+    def matmul(self, node: Node, left: Shape, right: Shape) -> Shape:
+        a, b = node.args
+        if not left or not right:
+            side = a if not left else b
+            raise self.error(f"@ needs vectors or matrices, but {self.text(side)} is a scalar: "
+                             "use * to scale", node)
+        why = (f"@ needs the columns of {self.text(a)} ({self.show(left)}) to match the rows of "
+               f"{self.text(b)} ({self.show(right)})")
+        self.unify(left[-1], right[0], node, why)
+        return left[:-1] + right[1:]
+
+    def elementwise(self, node: Node, left: Shape, right: Shape) -> Shape:
+        if not left:
+            return right
+        if not right:
+            return left
+        a, b = node.args
+        why = (f"{node.kind} needs equal shapes, but {self.text(a)} is {self.show(left)} and "
+               f"{self.text(b)} is {self.show(right)}")
+        if len(left) != len(right):
+            raise self.error(f"shape conflict: {why}", node)
+        for i, j in zip(left, right, strict=True):
+            self.unify(i, j, node, why)
+        return left
+
+    def call(self, node: Node) -> Shape:
+        fn = str(node.value)
+        shapes = [self.infer(a) for a in node.args]
+        x = shapes[0]
+        arg = node.args[0]
+        if fn in ELEMENTWISE:
+            return x
+
+        def need(rank: int, what: str) -> None:
+            if len(x) != rank:
+                raise self.error(f"{fn}() needs {what}, but {self.text(arg)} is {self.show(x)}", node)
+
+        if fn in ("tr", "trace", "det", "logdet", "inv", "expm", "matrix_power"):
+            need(2, "a square matrix")
+            self.unify(x[0], x[1], node, f"{fn}() needs a square matrix, and {self.text(arg)} is "
+                                         f"{self.show(x)}")
+            return () if fn in ("tr", "trace", "det", "logdet") else x
+        if fn == "pinv":
+            need(2, "a matrix")
+            return (x[1], x[0])
+        if fn in ("sum", "mean", "norm"):
+            if not x and fn != "norm":
+                raise self.error(f"{fn}() needs a vector or matrix, but {self.text(arg)} is a scalar",
+                                 node)
+            return ()
+        if fn in ("softmax", "log_softmax", "logsumexp"):
+            need(1, "a vector")
+            return () if fn == "logsumexp" else x
+        if fn == "diag":
+            if len(x) == 1:
+                return (x[0], x[0])
+            need(2, "a vector or a square matrix")
+            self.unify(x[0], x[1], node, f"diag() of a matrix needs it square; {self.text(arg)} is "
+                                         f"{self.show(x)}")
+            return (x[0],)
+        if fn in ("outer", "dot"):
+            y = shapes[1]
+            if len(x) != 1 or len(y) != 1:
+                raise self.error(f"{fn}() needs two vectors, got {self.show(x)} and {self.show(y)}",
+                                 node)
+            if fn == "dot":
+                self.unify(x[0], y[0], node, "dot() needs vectors of the same length")
+                return ()
+            return (x[0], y[0])
+        raise self.error(f"{fn}() has no shape rule", node)  # pragma: no cover - FUNCTIONS is closed
+
+    # --- after inference -----------------------------------------------------------------------
+    def freeze(self) -> None:
+        """Keep the dims seen so far apart: the derivative may not merge two of them."""
+        self.dims.frozen |= {self.dims.find(i) for i in range(len(self.dims.parent))}
+
+    def try_match(self, got: Shape, expected: Shape) -> bool:
+        """Unify ``got`` with ``expected`` if they fit; leave everything unchanged if not."""
+        if len(got) != len(expected):
+            return False
+        trial = self.dims.copy()
+        for a, b in zip(got, expected, strict=True):
+            if not trial.union(a, b):
+                return False
+        self.dims = trial
+        return True
+
+    def name_free_dims(self, first: Iterable[str]) -> None:
+        """Give every unlabelled dim class a distinct name, the ``first`` symbols' dims first."""
+        used = {v for v in self.dims.label.values() if isinstance(v, str)}
+        pool = (n for n in (*_NAME_POOL, *(f"d{i}" for i in range(1, 1000))) if n not in used)
+        for name in [*first, *self.order]:
+            for d in self.symbols.get(name, ()):
+                root = self.dims.find(d)
+                if root not in self.dims.label:
+                    self.dims.label[root] = next(pool)
+        for node, d in self.eyes:
+            if self.dims.find(d) not in self.dims.label:
+                raise self.error("cannot tell the size of this identity from the inputs: write eye(n) "
+                                 "with a dim n that an input has", node)
+
+    def dim_name(self, d: int) -> str | int:
+        return self.dims.label[self.dims.find(d)]
+
+    def resolved(self, shape: Shape) -> tuple[str | int, ...]:
+        return tuple(self.dim_name(d) for d in shape)
+
+    def domains(self) -> dict[str, Domain]:
+        """One matcalc domain per symbol, in order of first appearance."""
+        out: dict[str, Domain] = {}
+        for name in self.order:
+            decl = self.decls.get(name, Decl())
+            shape = self.resolved(self.symbols[name])
+            structure = decl.structure
+            allowed = (SCALAR_STRUCTURES, VECTOR_STRUCTURES, MATRIX_STRUCTURES)[len(shape)]
+            if structure not in allowed:
+                kind = ("scalar", "vector", "matrix")[len(shape)]
+                raise MatcalcError(f"{name} is a {kind}, which cannot be {structure!r}: use one of "
+                                   f"{', '.join(allowed)}")
+            if structure in SQUARE_STRUCTURES and shape[0] != shape[1]:
+                raise MatcalcError(f"{name} is declared {structure} but is {shape[0]} x {shape[1]}")
+            out[name] = Domain(shape, structure, decl.distinct_from)
+        return out
