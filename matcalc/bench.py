@@ -22,7 +22,7 @@ from torch.autograd.functional import jacobian as autograd_jacobian
 
 from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype
 from matcalc.oracles import memory_budget
-from matcalc.probe import probe_pairs
+from matcalc.oracles.probe import probe_pairs
 from matcalc.rule import Rule
 from matcalc.sizes import scaled_sizes
 from matcalc.timing import median_time

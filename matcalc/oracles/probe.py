@@ -27,6 +27,8 @@ import math
 
 import torch
 
+from dataclasses import dataclass
+
 from matcalc.oracles.base import Fn, Measurement, Problem
 from matcalc.tolerance import relative_error
 
@@ -127,3 +129,33 @@ def _error(claimed: torch.Tensor, true: torch.Tensor, floor: float) -> float:
     return relative_error(claimed, true, floor=floor)
 
 
+
+
+@dataclass
+class ProbeInputs:
+    """The parts of a Problem the probe oracle reads, for callers without a Rule (benchmarks)."""
+
+    fn: Fn
+    x: torch.Tensor
+    out_shape: tuple[int, ...]
+    claim: torch.Tensor | None
+    claim_jvp: Fn | None
+    claim_vjp: Fn | None
+    hessian: bool
+    probes: int
+    gen: torch.Generator
+    tolerance: float = 0.0
+    scale: float = 0.0
+
+    @property
+    def wrt_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape)
+
+
+def probe_pairs(*, fn: Fn, x: torch.Tensor, out_shape: tuple[int, ...], claim: torch.Tensor | None,
+                claim_jvp: Fn | None, claim_vjp: Fn | None, hessian: bool, k: int,
+                gen: torch.Generator) -> Measurement:
+    """One probe measurement of a bare function (what ``matcalc bench`` times)."""
+    scalar = (lambda w: fn(w).reshape(())) if hessian else fn
+    inputs = ProbeInputs(scalar, x, out_shape, claim, claim_jvp, claim_vjp, hessian, k, gen)
+    return ProbeOracle().measure(inputs)  # type: ignore[arg-type]
