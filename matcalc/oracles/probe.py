@@ -24,10 +24,9 @@ Example::
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
-
-from dataclasses import dataclass
 
 from matcalc.oracles.base import Fn, Measurement, Problem
 from matcalc.tolerance import relative_error
