@@ -15,11 +15,15 @@ Example::
 """
 
 from matcalc import catalog
+from matcalc.backward import BackwardResult, check_backward
 from matcalc.check import check
 from matcalc.domains import matrix, scalar, vector
 from matcalc.errors import MatcalcError
 from matcalc.result import Result
 from matcalc.rule import Rule
 
-__all__ = ["MatcalcError", "Result", "Rule", "catalog", "check", "matrix", "scalar", "vector"]
+__all__ = [
+    "BackwardResult", "MatcalcError", "Result", "Rule", "catalog", "check", "check_backward", "matrix",
+    "scalar", "vector",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,143 @@
+"""The truth a backward is judged against; never the backward under test.
+
+* :func:`reference_vjp`: ``reference``'s autograd (plain PyTorch) at the same input values, in
+  float64 when the check runs in a lower precision.
+* :func:`fd_probes`: no reference: u^T J v from ``fn``'s *forward* alone, by central differences
+  with one Richardson step, along random directions v (matrix-free). Its resolution is measured
+  from the Richardson correction itself.
+
+Example::
+
+    >>> import math, torch
+    >>> x = {"x": torch.tensor([0.5, 1.0], dtype=torch.float64)}
+    >>> u = (torch.ones(2, dtype=torch.float64),)
+    >>> v = [{"x": torch.tensor([1.0, 0.0], dtype=torch.float64)}]
+    >>> fd = fd_probes(torch.sin, x, u, v, torch.float64)
+    >>> abs(fd.values[0].item() - math.cos(0.5)) < 1e-9
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from matcalc.backward import run
+from matcalc.backward.run import Fn
+
+
+def upcast(inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Contiguous copies in ``dtype``: the truth must not depend on the layout a probe chose (torch
+    2.13's CPU batch_norm backward, for one, is wrong for a stride-0 weight)."""
+    return {k: v.detach().to(dtype).contiguous() for k, v in inputs.items()}
+
+
+@dataclass
+class Reference:
+    """reference's outputs and u^T J at one set of inputs, in one dtype."""
+
+    outputs: tuple[torch.Tensor, ...]
+    grads: dict[str, torch.Tensor]
+
+
+def reference_vjp(reference: Fn, inputs: Mapping[str, torch.Tensor], wrt: Sequence[str],
+                  grad_outputs: Sequence[torch.Tensor | None], dtype: torch.dtype,
+                  where: str) -> Reference:
+    """reference's forward and autograd vjp at ``inputs`` cast to ``dtype``."""
+    cast = upcast(inputs, dtype)
+    outs, leaves = run.forward(reference, cast, wrt, f"{where}, in the reference")
+    gs = [None if g is None else g.to(dtype) for g in grad_outputs]
+    grads = run.vjp(outs, leaves, gs, retain=False)
+    if isinstance(grads, run.Broken):
+        raise grads.error
+    return Reference(tuple(o.detach() for o in outs), grads)
+
+
+def reference_jvp(reference: Fn, inputs: Mapping[str, torch.Tensor],
+                  tangents: Mapping[str, torch.Tensor], dtype: torch.dtype,
+                  where: str) -> tuple[torch.Tensor | None, ...] | None:
+    got = run.jvp(reference, upcast(inputs, dtype), upcast(tangents, dtype), where)
+    return None if isinstance(got, run.Broken) else got
+
+
+@dataclass
+class FiniteDifferences:
+    """u^T J e per probe, its estimated absolute error, the directions e it was taken along
+    (float64; the realized steps when inputs round), and the dtype it was computed in."""
+
+    values: torch.Tensor
+    errors: torch.Tensor
+    directions: list[dict[str, torch.Tensor]]
+    dtype: torch.dtype
+
+    @property
+    def resolution(self) -> float:
+        """The smallest relative error these values resolve (normwise, like the check's error)."""
+        scale = max(float(torch.linalg.vector_norm(self.values)), torch.finfo(torch.float64).tiny)
+        return float(torch.linalg.vector_norm(self.errors)) / scale
+
+
+def step(dtype: torch.dtype) -> float:
+    """Central differences with one Richardson step: truncation ~ h^4 and rounding ~ eps / h
+    balance at h ~ eps^(1/5) (7e-4 in float64, 4e-2 in float32, 0.4 in bfloat16)."""
+    return float(torch.finfo(dtype).eps) ** 0.2
+
+
+def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence[torch.Tensor | None],
+              directions: Sequence[Mapping[str, torch.Tensor]], dtype: torch.dtype,
+              where: str = "fn") -> FiniteDifferences:
+    """u^T J v for each direction v, from fn's forward in ``dtype`` (float64 when fn accepts it).
+
+    Each direction costs four forwards: g(t) = <u, fn(x + t v)> at t = +-h and +-h/2. Below
+    float64, x + t v rounds to ``dtype``; the realized steps d(t) = round(x + t v) - x are known
+    exactly, so the quotient is taken along e = (4 e(h/2) - e(h)) / 3 with
+    e(t) = (d(t) - d(-t)) / 2t, and rounding the step costs nothing (``directions`` returns e).
+    The error estimate is the Richardson correction |D(h/2) - D(h)| / 3 (a bound on the
+    extrapolated value's truncation error) plus the rounding of g, eps * sum |u| |fn| / h.
+    """
+    x64 = upcast(inputs, torch.float64)
+    u = [None if g is None else g.to(torch.float64) for g in grad_outputs]
+    eps = float(torch.finfo(dtype).eps)
+    h = step(dtype)
+    values, errors, realized = [], [], []
+    with torch.no_grad():
+        for v in directions:
+            def g(t: float, v: Mapping[str, torch.Tensor] = v) -> tuple[float, float, dict[str, torch.Tensor]]:
+                moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
+                         else x64[k].to(dtype) for k in x64}
+                outs = run.as_outputs(fn(*moved.values()), where)
+                pairs = [(o.to(torch.float64), w) for o, w in zip(outs, u, strict=True) if w is not None]
+                total = sum(float((o * w).sum()) for o, w in pairs)
+                size = sum(float((o.abs() * w.abs()).sum()) for o, w in pairs)
+                return total, size, {k: moved[k].to(torch.float64) - x64[k] for k in v}
+
+            d, e, noise = [], [], 0.0
+            for t in (h, h / 2):
+                (gp, sp, dp), (gm, sm, dm) = g(t), g(-t)
+                d.append((gp - gm) / (2 * t))
+                e.append({k: (dp[k] - dm[k]) / (2 * t) for k in dp})
+                noise = max(noise, eps * (sp + sm) / t)
+            values.append((4 * d[1] - d[0]) / 3)
+            errors.append(abs(d[1] - d[0]) / 3 + noise)
+            realized.append({k: (4 * e[1][k] - e[0][k]) / 3 for k in e[0]})
+    return FiniteDifferences(torch.tensor(values, dtype=torch.float64),
+                             torch.tensor(errors, dtype=torch.float64), realized, dtype)
+
+
+def along(grads: Mapping[str, torch.Tensor], directions: Sequence[Mapping[str, torch.Tensor]]
+          ) -> torch.Tensor:
+    """sum over inputs of <grad, e>, for each direction e: the claim's side of u^T J e."""
+    return torch.tensor([sum(float((grads[k].to(torch.float64) * e[k]).sum()) for k in e)
+                         for e in directions], dtype=torch.float64)
+
+
+def accepts(fn: Fn, inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> bool:
+    """Whether fn runs in ``dtype`` and returns finite floating outputs of that dtype."""
+    try:
+        with torch.no_grad():
+            outs = run.as_outputs(fn(*upcast(inputs, dtype).values()), "fn")
+    except Exception:
+        return False
+    return all(o.dtype == dtype and bool(torch.isfinite(o).all()) for o in outs if o.is_floating_point())
