@@ -70,7 +70,9 @@ class BackwardResult(Result):
 
 def _stub(fn: Fn, inputs: Mapping[str, Domain], wrt: str | Sequence[str] | None,
           name: str | None) -> tuple[Rule, tuple[str, ...]]:
-    label = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "fn"
+    owner = getattr(fn, "__self__", None)  # MyFunction.apply: name it MyFunction
+    label = name or (owner.__name__ if isinstance(owner, type) else None) or getattr(
+        fn, "__qualname__", None) or getattr(fn, "__name__", None) or "fn"
     label = re.sub(r"\W+", "_", str(label).replace(".apply", "")).strip("_") or "fn"
     if label[0].isdigit():
         label = "fn_" + label
@@ -357,7 +359,7 @@ class _Check:
         if isinstance(self.judge, FDJudge):
             claimed = sum(float((t.to(torch.float64) * g.to(torch.float64)).sum())
                           for t, g in zip(got, self.G, strict=True) if t is not None and g is not None)
-            err = relative_error(torch.tensor([claimed]), self.judge.fd.values[:1])
+            err = relative_error(torch.tensor([claimed], dtype=torch.float64), self.judge.fd.values[:1])
             tol = self.judge.tol
             worst = 0
         else:

@@ -92,7 +92,8 @@ def vjp(outs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
                                     [g for _, g in pairs], retain_graph=retain, allow_unused=True)
     except Exception as exc:  # a wrong backward is a failed check, never a crash
         return Broken(exc)
-    return {n: (torch.zeros_like(leaves[n]) if g is None else g.detach())
+    # Copies: a backward that returns a buffer it keeps on ctx must not rewrite our claim later.
+    return {n: (torch.zeros_like(leaves[n]) if g is None else g.detach().clone())
             for n, g in zip(names, grads, strict=True)}
 
 
