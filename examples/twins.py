@@ -184,7 +184,7 @@ class RMSNormWrongOnCuda(L.RMSNorm):
 
     @staticmethod
     def backward(ctx: Ctx, G: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        X, rstd, gamma = ctx.saved_tensors
+        X, rstd, _ = ctx.saved_tensors
         if not G.is_cuda:
             return L.RMSNorm.backward(ctx, G)
         xhat = X * rstd

@@ -30,14 +30,14 @@ import torch
 
 from matcalc.backward import bugs, run, truth
 from matcalc.backward.diagnose import Context, gradient_hints
-from matcalc.backward.judge import ALL, FACTOR, FDJudge, Judge, ReferenceJudge, failing
+from matcalc.backward.judge import FACTOR, FDJudge, Judge, ReferenceJudge, failing, finite, relative_error
 from matcalc.domains import Domain
 from matcalc.errors import MatcalcError
 from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype, resolve_sizes
 from matcalc.oracles import memory_budget as budget_for
 from matcalc.result import Result
 from matcalc.rule import Rule
-from matcalc.tolerance import relative_error, tolerance
+from matcalc.tolerance import tolerance
 
 Fn = Callable[..., object]
 DEFAULT_PROBES = 3
@@ -167,7 +167,7 @@ class _Check:
                                f"{list(self.names)}; check wrt= and that fn returns floating tensors")
         self.G = [bugs.grad_output(o.shape, self.gen, o.dtype, self.dev) if i in idx else None
                   for i, o in enumerate(outs)]
-        if not all(bool(torch.isfinite(o).all()) for o in outs if o.is_floating_point()):
+        if not all(finite(o.detach()) for o in outs if o.is_floating_point()):
             res.inconclusive = (f"fn's forward is not finite at these inputs in {_name(self.dt)} "
                                 "(overflow, or an input outside fn's domain)")
             return self._done(x)
@@ -226,16 +226,17 @@ class _Check:
             res.message = (f"fn returns {len(self.outs)} outputs, the reference {len(ref64.outputs)}: "
                            "fn's forward does not match the reference")
             return None
-        if not all(bool(torch.isfinite(g).all()) for g in ref64.grads.values()):
+        if not all(finite(g) for g in ref64.grads.values()):
             res.inconclusive = "the reference's own gradient is not finite at these inputs"
             return None
-        low = None if self.dt == torch.float64 else truth.reference_vjp(
+        low = None if self.dt == torch.float64 or tol is not None else truth.reference_vjp(
             self.reference, x, self.names, self.G, self.dt, self.where)
         if tol is None:
-            tol = {n: self._tol(None if low is None else low.grads[n], ref64.grads[n]) for n in self.names}
+            own = {n: 0.0 if low is None else relative_error(low.grads[n], ref64.grads[n])
+                   for n in self.names}
+            tol = {n: FACTOR * own[n] + self.floor for n in self.names}
             if low is not None:
-                res.low_precision = {"autograd": max(relative_error(low.grads[n], ref64.grads[n])
-                                                     for n in self.names), "factor": FACTOR}
+                res.low_precision = {"autograd": max(own.values()), "factor": FACTOR}
         if check_forward and not self._forward_matches(ref64.outputs, None if low is None else low.outputs):
             return None
         return ReferenceJudge(ref64.grads, dict(tol))
@@ -298,7 +299,8 @@ class _Check:
                                   f"(relative change {diff[worst]:.3g}): the backward mutates state "
                                   "saved in ctx")
 
-    def _variant(self, key: str, inputs: dict[str, torch.Tensor], judge: Judge) -> tuple[str, dict[str, float]]:
+    def _variant(self, key: str, inputs: dict[str, torch.Tensor],
+                 judge: Judge) -> tuple[str, dict[str, float]]:
         try:
             outs, leaves = run.forward(self.fn, inputs, self.names, self.where)
         except MatcalcError as exc:
@@ -343,6 +345,11 @@ class _Check:
 
     def _jvp(self, x: dict[str, torch.Tensor]) -> None:
         key = "jvp"
+        owner = getattr(self.fn, "__self__", None)
+        if isinstance(owner, type) and issubclass(owner, torch.autograd.Function) and \
+                getattr(owner, "jvp", None) is getattr(torch.autograd.Function, "jvp", None):
+            self.res.probes_run[key] = "skipped (fn has no forward-mode AD)"
+            return
         if self.reference is None:
             tangents = {n: d.to(self.dt) for n, d in self.judge.fd.directions[0].items()} \
                 if isinstance(self.judge, FDJudge) else {}

@@ -106,7 +106,8 @@ def _dropped_term(name: str, err: torch.Tensor, ctx: Context) -> str | None:
     if err.ndim == 0 or err.numel() < 3 or not bool(torch.isfinite(err).all()):
         return None
     e = err.to(torch.float64)
-    candidates: list[tuple[str, torch.Tensor]] = [("a constant (a mean / centering term)", torch.ones_like(e))]
+    candidates: list[tuple[str, torch.Tensor]] = [
+        ("a constant (a mean / centering term)", torch.ones_like(e))]
     for other, x in ctx.inputs.items():
         if tuple(x.shape) == tuple(e.shape):
             candidates.append((f"input {other!r}", x.to(torch.float64)))

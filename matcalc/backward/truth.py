@@ -114,7 +114,8 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
     ratio = 1.0
     with torch.no_grad():
         for j, v in enumerate(directions):
-            def g(t: float, v: Mapping[str, torch.Tensor] = v) -> tuple[float, float, dict[str, torch.Tensor]]:
+            def g(t: float, v: Mapping[str, torch.Tensor] = v
+                  ) -> tuple[float, float, dict[str, torch.Tensor]]:
                 moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
                          else x64[k].to(dtype) for k in x64}
                 outs = run.as_outputs(fn(*moved.values()), where)
