@@ -39,8 +39,8 @@ def non_contiguous(inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 
 def broadcastable(inputs: Mapping[str, torch.Tensor], wrt: Sequence[str]) -> list[str]:
-    """Vector inputs that fn broadcasts against a matrix input of the check (a bias, a gain)."""
-    widths = {x.shape[-1] for x in inputs.values() if x.ndim >= 2}
+    """Vector inputs whose length is a dim of a matrix input (a bias, a gain): fn broadcasts them."""
+    widths = {s for x in inputs.values() if x.ndim >= 2 for s in x.shape}
     return [n for n in wrt if inputs[n].ndim == 1 and inputs[n].numel() > 1 and inputs[n].shape[0] in widths]
 
 

@@ -95,8 +95,8 @@ def _reduction(name: str, factor: float, ctx: Context) -> str | None:
                 continue
             size = ctx.sizes.get(d, 0)
             if size > 1 and abs(factor * size - 1) < 1e-2:
-                return (f"missing reduction over dim {pos} ({d}={size}, the dim {other!r} has and "
-                        f"{name!r} lacks): the gradient of {name!r} is averaged, not summed, over it "
+                return (f"missing reduction over dim {pos} of {other!r} ({d}={size}, which {name!r} "
+                        f"lacks): the gradient of {name!r} is averaged over it, not summed "
                         f"(off by a factor of 1/{size})")
     return None
 
