@@ -261,10 +261,11 @@ class _Check:
         return True
 
     def _fd_judge(self, x: dict[str, torch.Tensor]) -> FDJudge | None:
-        fd_dtype = torch.float64 if truth.accepts(self.fn, x, torch.float64) else self.dt
+        at_x = truth.accepts(self.fn, x, torch.float64)
+        fd_dtype = torch.float64 if at_x is not None else self.dt
         dirs = [{n: torch.randn(x[n].shape, generator=self.gen, dtype=torch.float64, device=self.dev)
                  for n in self.names} for _ in range(self.k)]
-        fd = truth.fd_probes(self.fn, x, self.G, dirs, fd_dtype, self.where)
+        fd = truth.fd_probes(self.fn, x, self.G, dirs, fd_dtype, self.where, at_x=at_x)
         res = self.res
         res.resolution = fd.resolution
         res.oracle = f"finite differences ({_name(fd_dtype)}, resolution {fd.resolution:.2g})"

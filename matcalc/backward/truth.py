@@ -92,7 +92,7 @@ def step(dtype: torch.dtype) -> float:
 
 def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence[torch.Tensor | None],
               directions: Sequence[Mapping[str, torch.Tensor]], dtype: torch.dtype,
-              where: str = "fn") -> FiniteDifferences:
+              where: str = "fn", at_x: Sequence[torch.Tensor] | None = None) -> FiniteDifferences:
     """u^T J v for each direction v, from fn's forward in ``dtype`` (float64 when fn accepts it).
 
     g(t) = <u, fn(x + t v)>; D(t) = (g(t) - g(-t)) / 2t; the value is the Richardson step
@@ -107,29 +107,34 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
     and the rounding of g, ROUNDING * eps * sum |u| |fn| / t, is added to each.
     """
     x64 = upcast(inputs, torch.float64)
-    u = [None if g is None else g.to(torch.float64) for g in grad_outputs]
+    u = [None if g is None else g.to(torch.float64).reshape(-1) for g in grad_outputs]
     eps = float(torch.finfo(dtype).eps)
     h = step(dtype)
+    exact = dtype == torch.float64  # x + t v rounds at eps / t ~ 1e-13 relative: below resolution
     values, errors, realized = [], [], []
-    ratio = 1.0
+    ratio, scale = 1.0, 0.0
     with torch.no_grad():
         for j, v in enumerate(directions):
-            def g(t: float, v: Mapping[str, torch.Tensor] = v
-                  ) -> tuple[float, float, dict[str, torch.Tensor]]:
+            def g(t: float, v: Mapping[str, torch.Tensor] = v) -> tuple[float, dict[str, torch.Tensor]]:
                 moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
                          else x64[k].to(dtype) for k in x64}
                 outs = run.as_outputs(fn(*moved.values()), where)
-                pairs = [(o.to(torch.float64), w) for o, w in zip(outs, u, strict=True) if w is not None]
-                total = sum(float((o * w).sum()) for o, w in pairs)
-                size = sum(float((o.abs() * w.abs()).sum()) for o, w in pairs)
-                return total, size, {k: moved[k].to(torch.float64) - x64[k] for k in v}
+                total = sum(float(o.reshape(-1).to(torch.float64) @ w)
+                            for o, w in zip(outs, u, strict=True) if w is not None)
+                steps = {} if exact else {k: moved[k].to(torch.float64) - x64[k] for k in v}
+                return total, steps
 
-            d, e, noise = [], [], 0.0
+            if j == 0:  # the rounding scale sum |u| |fn(x)|, once
+                outs = at_x if at_x is not None else run.as_outputs(
+                    fn(*(x.to(dtype) for x in x64.values())), where)
+                scale = sum(float(o.reshape(-1).to(torch.float64).abs() @ w.abs())
+                            for o, w in zip(outs, u, strict=True) if w is not None)
+            d, e = [], []
             for t in ((h, h / 2, h / 4) if j == 0 else (h, h / 2)):
-                (gp, sp, dp), (gm, sm, dm) = g(t), g(-t)
+                (gp, dp), (gm, dm) = g(t), g(-t)
                 d.append((gp - gm) / (2 * t))
                 e.append({k: (dp[k] - dm[k]) / (2 * t) for k in dp})
-                noise = max(noise, ROUNDING * eps * (sp + sm) / t)
+            noise = ROUNDING * eps * 2 * scale / (h / 4 if j == 0 else h / 2)
             value = (4 * d[1] - d[0]) / 3
             correction = abs(d[1] - d[0])
             if j == 0:
@@ -140,7 +145,8 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
             else:
                 errors.append(2 * ratio * correction + noise)
             values.append(value)
-            realized.append({k: (4 * e[1][k] - e[0][k]) / 3 for k in e[0]})
+            realized.append({k: v[k].to(torch.float64) for k in v} if exact
+                            else {k: (4 * e[1][k] - e[0][k]) / 3 for k in e[0]})
     return FiniteDifferences(torch.tensor(values, dtype=torch.float64),
                              torch.tensor(errors, dtype=torch.float64), realized, dtype)
 
@@ -152,11 +158,13 @@ def along(grads: Mapping[str, torch.Tensor], directions: Sequence[Mapping[str, t
                          for e in directions], dtype=torch.float64)
 
 
-def accepts(fn: Fn, inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> bool:
-    """Whether fn runs in ``dtype`` and returns finite floating outputs of that dtype."""
+def accepts(fn: Fn, inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, ...] | None:
+    """fn's outputs in ``dtype`` when it runs in ``dtype`` and returns finite floating outputs of
+    that dtype, else None."""
     try:
         with torch.no_grad():
             outs = run.as_outputs(fn(*upcast(inputs, dtype).values()), "fn")
     except Exception:
-        return False
-    return all(o.dtype == dtype and bool(torch.isfinite(o).all()) for o in outs if o.is_floating_point())
+        return None
+    ok = all(o.dtype == dtype and bool(torch.isfinite(o).all()) for o in outs if o.is_floating_point())
+    return outs if ok else None
