@@ -158,7 +158,8 @@ def along(grads: Mapping[str, torch.Tensor], directions: Sequence[Mapping[str, t
                          for e in directions], dtype=torch.float64)
 
 
-def accepts(fn: Fn, inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, ...] | None:
+def accepts(fn: Fn, inputs: Mapping[str, torch.Tensor],
+            dtype: torch.dtype) -> tuple[torch.Tensor, ...] | None:
     """fn's outputs in ``dtype`` when it runs in ``dtype`` and returns finite floating outputs of
     that dtype, else None."""
     try:
