@@ -185,6 +185,8 @@ class _Check:
         res.grad_errors, res.grad_tolerances = errors, dict(judge.tolerance)
         res.error = max(errors.values())
         res.tolerance = max(judge.tolerance.values())
+        if res.low_precision is not None:
+            res.low_precision["claim"] = res.error
         bad = failing(judge, errors)
         res.probes_run["grad_output (random, non-unit)"] = "fail" if bad else "pass"
         self._second_call(outs, leaves, claim)
@@ -214,8 +216,15 @@ class _Check:
     # ---- the truth -----------------------------------------------------------------------------
     def _judge(self, x: dict[str, torch.Tensor]) -> Judge | None:
         if self.reference is not None:
+            self.res.why_oracle = ("reference= given: its autograd at the same input values, in float64"
+                                   + ("" if self.dt == torch.float64 else
+                                      f"; the tolerance scales with its own error in {_name(self.dt)}"))
             return self._reference_judge(x)
-        return self._fd_judge(x)
+        judge = self._fd_judge(x)
+        self.res.why_oracle = ("no reference=: central differences (one Richardson step) of fn's forward "
+                               f"along {self.k} random directions, in "
+                               f"{_name(judge.fd.dtype) if judge else 'the dtype fn accepts'}")
+        return judge
 
     def _reference_judge(self, x: dict[str, torch.Tensor], *, tol: Mapping[str, float] | None = None,
                          check_forward: bool = True) -> ReferenceJudge | None:
