@@ -10,8 +10,8 @@ from examples.layers import LAYERS, Layer
 from examples.twins import BUG_CLASSES, TWINS
 from matcalc.testing import assert_backward
 
-LOW = [torch.float64, torch.float32, torch.bfloat16]
-LOW_IDS = ["float64", "float32", "bfloat16"]
+LOW = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
+LOW_IDS = ["float64", "float32", "float16", "bfloat16"]
 CPU_TWINS = [t for t in TWINS if not t.cuda_only]
 
 
