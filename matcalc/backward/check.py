@@ -58,7 +58,16 @@ class BackwardResult(Result):
         return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, truth={self.oracle}"
 
     def __str__(self) -> str:
-        lines = [super().__str__()]
+        head = f"{self.outcome.upper()} {self.rule} [{self.context()}]: "
+        if self.inconclusive:
+            head += self.inconclusive
+        else:
+            sign = "<=" if self.error <= self.tolerance else ">"
+            head += f"relative error {self.error:.3g} {sign} tolerance {self.tolerance:.3g}"
+        lines = [head]
+        if self.message:
+            lines.append(f"  {self.message}")
+        lines.extend(f"  hint: {h}" for h in self.hints)
         if self.grad_errors and not self.passed:
             lines.append("  gradients: " + ", ".join(
                 f"{n} {e:.3g} {'<=' if e <= self.grad_tolerances.get(n, 0) else '>'} "
@@ -193,9 +202,13 @@ class _Check:
         self._layouts(x)
         self._broadcast(x)
         self._jvp(x)
-        res.passed = not bad and all(v == "pass" or v.startswith("skipped") for v in res.probes_run.values())
+        failed = [k for k, v in res.probes_run.items() if not (v == "pass" or v.startswith("skipped"))]
+        res.passed = not failed
         if bad:
             self._diagnose(claim, bad, outs, leaves)
+        elif failed:
+            res.message = ("the gradients are right at the drawn inputs, but these checks fail: "
+                           + ", ".join(failed))
         return self._done(x)
 
     def _done(self, x: dict[str, torch.Tensor]) -> BackwardResult:
