@@ -15,6 +15,7 @@ Example::
 """
 
 from matcalc import catalog
+from matcalc.backward import BackwardResult, check_backward
 from matcalc.check import check
 from matcalc.claims import claim
 from matcalc.domains import matrix, scalar, vector
@@ -22,5 +23,8 @@ from matcalc.errors import MatcalcError
 from matcalc.result import Result
 from matcalc.rule import Rule
 
-__all__ = ["MatcalcError", "Result", "Rule", "catalog", "check", "claim", "matrix", "scalar", "vector"]
+__all__ = [
+    "BackwardResult", "MatcalcError", "Result", "Rule", "catalog", "check", "check_backward", "claim",
+    "matrix", "scalar", "vector",
+]
 __version__ = "0.1.0"

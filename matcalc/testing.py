@@ -69,3 +69,46 @@ def assert_derivative(
     rule = Rule(name=name, f=f, derivative=derivative, wrt=wrt, inputs=inputs,
                 layout=layout, kind=kind)  # type: ignore[arg-type]
     return assert_rule(rule, device=device, dtype=dtype, sizes=sizes, seeds=seeds, oracle=oracle)
+
+
+def assert_backward(
+    fn: Callable[..., object],
+    *,
+    inputs: Mapping[str, Domain],
+    reference: Callable[..., object] | None = None,
+    wrt: str | Iterable[str] | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype | str = torch.float64,
+    sizes: Mapping[str, int] | None = None,
+    seeds: Iterable[int] = range(3),
+) -> list[Result]:
+    """Assert that the backward autograd runs through ``fn`` is right on every seed.
+
+    >>> import torch, matcalc as mc
+    >>> from matcalc.testing import assert_backward
+    >>> class Square(torch.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * g
+    >>> len(assert_backward(Square.apply, inputs={"x": mc.matrix("b", "n")}, reference=lambda x: x * x))
+    3
+
+    Raises AssertionError with the full diagnosis of the first seed that does not pass (a failed
+    or an inconclusive check); see :func:`matcalc.check_backward` for the arguments.
+    """
+    from matcalc.backward import check_backward
+
+    names = None if wrt is None else ((wrt,) if isinstance(wrt, str) else tuple(wrt))
+    results: list[Result] = []
+    for seed in seeds:
+        res = check_backward(fn, inputs=inputs, reference=reference, wrt=names, device=device,
+                             dtype=dtype, sizes=sizes, seed=seed)
+        if not res.passed:
+            raise AssertionError(f"the backward of {res.rule!r} is not verified:\n{res}")
+        results.append(res)
+    return results

@@ -7,8 +7,9 @@
     >>> mc.catalog["quadratic_form"] is quadratic_form
     True
 
-Rules live one source per file (seed.py, course.py, cookbook_*.py, hessians.py, errata.py); each
-file's ``RULES`` tuple is all the registry needs, so adding an identity touches one file.
+Rules live one source per file (seed.py, course.py, cookbook_*.py, hessians.py, deep_learning.py,
+errata.py); each file's ``RULES`` tuple is all the registry needs, so adding an identity touches
+one file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from matcalc.catalog import (
     cookbook_structured,
     cookbook_traces,
     course,
+    deep_learning,
     errata,
     hessians,
     seed,
@@ -33,7 +35,7 @@ from matcalc.rule import Rule
 
 SOURCES: tuple[types.ModuleType, ...] = (
     seed, course, cookbook_differentials, cookbook_derivatives, cookbook_forms, cookbook_traces,
-    cookbook_structured, hessians, errata,
+    cookbook_structured, hessians, deep_learning, errata,
 )
 
 
