@@ -126,15 +126,18 @@ def check_backward(
     misuse raises :class:`~matcalc.MatcalcError`.
     """
     rule, names = _stub(fn, inputs, wrt, name)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise MatcalcError(f"check_backward({rule.name}): seed must be an int, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise MatcalcError(f"check_backward({rule.name}): seed must be an int in [0, 2**63), got {seed!r}")
     if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
         raise MatcalcError(f"check_backward({rule.name}): probes must be a positive int, got {probes!r}")
     if reference is not None and not callable(reference):
         raise MatcalcError(f"check_backward({rule.name}): reference must be a callable (a plain-"
                            f"PyTorch forward), got {type(reference).__name__}")
     dev, dt, sz = resolve_device(rule, device), resolve_dtype(rule, dtype), resolve_sizes(rule, sizes)
-    res = _Check(fn, reference, rule, names, dev, dt, sz, seed, probes, memory_budget).run()
+    from matcalc.check import ENGINE_LOCK  # forward-mode AD state is process-wide: one at a time
+
+    with ENGINE_LOCK:
+        res = _Check(fn, reference, rule, names, dev, dt, sz, seed, probes, memory_budget).run()
     if not res.passed and not res.inconclusive and dev.type == "cuda":
         on_cpu = check_backward(fn, inputs=inputs, reference=reference, wrt=wrt, name=name,
                                 device="cpu", dtype=dt, sizes=sz, seed=seed, probes=probes)
