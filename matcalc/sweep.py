@@ -25,7 +25,8 @@ class SweepCount:
     oracle: str
     dtype: str
     checks: int = 0
-    failures: int = 0
+    failures: int = 0  # every check that did not pass, inconclusive ones included
+    inconclusive: int = 0
     worst_ratio: float = 0.0  # the largest error / tolerance seen among passing checks
     worst_rule: str = ""
     failed: list[str] = field(default_factory=list)
@@ -47,6 +48,7 @@ def sweep(rules: Iterable[Rule], *, seeds: Iterable[int], oracles: Sequence[str]
                     c.checks += 1
                     if not res.passed:
                         c.failures += 1
+                        c.inconclusive += res.outcome == "inconclusive"
                         c.failed.append(f"{rule.name}@seed={seed}")
                     elif res.tolerance > 0 and res.error / res.tolerance > c.worst_ratio:
                         c.worst_ratio, c.worst_rule = res.error / res.tolerance, rule.name
@@ -56,7 +58,8 @@ def sweep(rules: Iterable[Rule], *, seeds: Iterable[int], oracles: Sequence[str]
 
 
 def render_sweep(counts: Sequence[SweepCount]) -> str:
-    table = [[c.oracle, c.dtype, c.checks, c.failures, f"{c.worst_ratio:.3g}", c.worst_rule,
+    table = [[c.oracle, c.dtype, c.checks, c.failures, c.inconclusive, f"{c.worst_ratio:.3g}", c.worst_rule,
               f"{c.seconds:.1f}", ", ".join(c.failed[:5])] for c in counts]
-    return tabulate(table, headers=["oracle", "dtype", "checks", "false alarms", "worst error/tol",
+    return tabulate(table, headers=["oracle", "dtype", "checks", "not passed", "of which inconclusive",
+                                    "worst error/tol",
                                     "worst rule", "seconds", "failed"], tablefmt="github")
