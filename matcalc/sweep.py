@@ -64,5 +64,5 @@ def sweep(rules: Iterable[Rule], *, seeds: Iterable[int], oracles: Sequence[str]
 def render_sweep(counts: Sequence[SweepCount]) -> str:
     table = [[c.oracle, c.dtype, c.checks, c.failures, c.inconclusive, f"{c.worst_ratio:.3g}", c.worst_rule,
               f"{c.seconds:.1f}", ", ".join(c.failed[:5])] for c in counts]
-    return tabulate(table, headers=["oracle", "dtype", "checks", "false alarms", "inconclusive", "worst error/tol",
-                                    "worst rule", "seconds", "failed"], tablefmt="github")
+    return tabulate(table, headers=["oracle", "dtype", "checks", "false alarms", "inconclusive",
+                                    "worst error/tol", "worst rule", "seconds", "failed"], tablefmt="github")

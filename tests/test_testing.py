@@ -37,7 +37,7 @@ def test_words_name_a_claim() -> None:
 
 @pytest.mark.parametrize("seeds", [[], range(0), iter(())])
 def test_checking_nothing_is_misuse(seeds) -> None:
-    with pytest.raises(mc.MatcalcError, match="seeds is empty.*seeds=range"):
+    with pytest.raises(mc.MatcalcError, match=r"seeds is empty.*seeds=range"):
         assert_derivative(lambda x: x @ x, lambda x: 3 * x, wrt="x", inputs={"x": mc.vector("n")}, seeds=seeds)
     with pytest.raises(mc.MatcalcError, match="seeds is empty"):
         assert_rule(RULES["quadratic_form"], seeds=seeds)
@@ -55,7 +55,7 @@ def test_parametrize_rules_ids_and_skips() -> None:
     assert all(m and m[0].name == "skipif" for m in cuda_marks)
     with pytest.raises(mc.MatcalcError, match="unknown device 'tpu'"):
         parametrize_rules(seed, devices=["tpu"])
-    with pytest.raises(mc.MatcalcError, match="holds no matcalc.Rule"):
+    with pytest.raises(mc.MatcalcError, match=r"holds no matcalc\.Rule"):
         parametrize_rules(pytest)
 
 

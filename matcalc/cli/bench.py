@@ -3,9 +3,9 @@
 Example::
 
     >>> from matcalc.bench import BenchRow
-    >>> print(render_bench([BenchRow("linear_map", "closed_form", 64, "cpu", "float32", 2e-6)], "plain"))
-    rule        n   method       median     vs closed form    bytes moved    bandwidth floor    x floor
-    linear_map  64  closed_form  0.002 ms   -                 -              -                  -
+    >>> row = BenchRow("linear_map", "closed_form", 64, "cpu", "float32", 2e-6)
+    >>> print(render_bench([row], "plain").splitlines()[1].split())
+    ['linear_map', '64', 'closed_form', '0.002', 'ms', '-', '-', '-', '-']
 """
 
 from __future__ import annotations

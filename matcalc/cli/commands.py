@@ -33,9 +33,9 @@ def terminal_width() -> int:
 def wrap(text: str, width: int) -> str:
     """Each line of ``text`` wrapped to ``width``, continuation lines indented under it.
 
-    >>> print(wrap("  hint: one two three", 14))
-      hint: one
-        two three
+    >>> print(wrap("  hint: one two three four five", 20))
+      hint: one two
+        three four five
     """
     out = []
     for line in text.splitlines():
@@ -56,7 +56,8 @@ def cmd_list(args: argparse.Namespace, width: int | None = None) -> int:
     for group, members in groups.items():
         print(f"\n{group} ({len(members)})")
         note = max(20, width // 4)  # the statement gets the room that is left
-        table = [[r.name, r.latex, cut((r.flaw if r.refuted else r.conditions) or "-", note)] for r in members]
+        table = [[r.name, r.latex, cut((r.flaw if r.refuted else r.conditions) or "-", note)]
+                 for r in members]
         print(fit_table(("rule", "statement", "conditions / flaw"), table, width=width, tablefmt="simple",
                         flexible=[1, 2, 0], keep=[0, 1]))
     verified = sum(not r.refuted for r in RULES.values())
@@ -68,8 +69,8 @@ def explain(rule: Rule) -> str:
     """What a rule claims, on which inputs, and where it comes from.
 
     >>> from matcalc.catalog import linear_map
-    >>> print(explain(linear_map).splitlines()[1])
-      statement:  D(Ax) = A
+    >>> print(explain(linear_map).splitlines()[4])
+      source:     seed (d2l lecture: derivatives and gradients)
     """
     layout = "" if rule.kind != "jacobian" else f", {rule.layout} layout"
     lines = [
