@@ -166,7 +166,9 @@ def render(rows: Sequence[Row], fmt: str, *, timing: bool = True, width: int | N
     src = columns.index("source")
     for row in table:  # a long source leaves the statement no room; markdown keeps it whole
         row[src] = cut(row[src], max(20, width // 6))
-    flexible = [columns.index(c) for c in ("statement", "device", "source", "n", "rule")]
+    # What a narrow terminal loses first: the statement, then the columns the others imply.
+    narrowing = ("statement", "device", "source", "n", "tolerance", "autograd_s", "closed_form_s", "rule")
+    flexible = [columns.index(c) for c in narrowing if c in columns]
     return fit_table(headers, table, width=width, tablefmt=FORMATS[fmt], flexible=flexible,
                      keep=[columns.index("rule")])
 
