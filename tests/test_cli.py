@@ -295,7 +295,10 @@ def test_sigint_mid_run_is_one_line() -> None:
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 130, err
+    # A shell sees 130 either way. When the interrupt lands inside torch's import, CPython ends the
+    # process by SIGINT itself after main returned 130 (it remembers an interrupt that crossed an
+    # embedded PyRun call); that is the cooperative exit a calling script wants.
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert err.strip() == "matcalc: interrupted" and out == ""
 
 
