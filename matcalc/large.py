@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -42,11 +43,17 @@ def probe_breakdown(rule: Rule, n: int, *, device: str = "cpu", dtype: str = "fl
     beyond_draw = stages["f"] + stages["claim"] + stages["oracle"]
     return {
         "rule": rule.name, "n": n, "device": dev.type, "dtype": dt_name(dt), "oracle": runs[0].oracle,
-        "passed": all(r.passed for r in runs), "error": runs[0].error, "tolerance": runs[0].tolerance,
+        "passed": all(r.passed for r in runs), "outcome": _worst(r.outcome for r in runs),
+        "refuted": rule.refuted, "error": runs[0].error, "tolerance": runs[0].tolerance,
         **{f"{k}_s": v for k, v in stages.items()}, "one_pass_s": one_pass,
         "passes": beyond_draw / one_pass if one_pass > 0 else float("inf"),
         "input_bytes": sum(t.numel() * t.element_size() for t in inputs.values()),
     }
+
+
+def _worst(outcomes: Iterable[str]) -> str:
+    seen = set(outcomes)
+    return "fail" if "fail" in seen else "inconclusive" if "inconclusive" in seen else "pass"
 
 
 def dt_name(dtype: torch.dtype) -> str:

@@ -10,7 +10,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,11 +20,16 @@ from tabulate import tabulate
 from matcalc.check import check
 from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype
 from matcalc.oracles import reference_hessian, reference_jacobian
+from matcalc.result import Result
 from matcalc.rule import Rule
 from matcalc.sizes import scaled_sizes
+from matcalc.strictjson import dumps
 from matcalc.timing import median_time
+from matcalc.expectation import Verdict, status_of, verdict_of
 
 FORMATS = {"github": "github", "plain": "plain", "markdown": "pipe", "json": "json"}
+TERMINAL_FORMATS = ("github", "plain")
+TIMING_COLUMNS = ("closed_form_s", "autograd_s", "speedup")
 COLUMNS = ("rule", "statement", "source", "device", "dtype", "n", "error", "tolerance",
            "status", "closed_form_s", "autograd_s", "speedup")
 HEADERS = ("rule", "statement", "source", "device", "dtype", "n", "error", "tolerance",
@@ -53,11 +57,9 @@ class Row:
     def ok(self) -> bool:
         return self.status in ("pass", "refuted")
 
-
-def status_of(passed: bool, refuted: bool) -> str:
-    if refuted:
-        return "UNREFUTED" if passed else "refuted"
-    return "pass" if passed else "FAIL"
+    @property
+    def verdict(self) -> Verdict:
+        return "inconclusive" if self.status == "inconclusive" else "expected" if self.ok else "unexpected"
 
 
 def available_devices() -> list[str]:
@@ -114,12 +116,20 @@ def run_report(rules: Iterable[Rule], *, devices: Sequence[str], dtypes: Sequenc
                     rule=rule.name, statement=rule.latex, source=rule.source, device=dev.type,
                     dtype=dt_name, n=", ".join(f"{k}={v}" for k, v in res.sizes.items()) or "-",
                     error=res.error, tolerance=res.tolerance,
-                    status=status_of(res.passed, rule.refuted),
+                    status=status_of(res.outcome, rule.refuted),
                     closed_form_s=closed, autograd_s=auto,
                     speedup=(auto / closed) if closed and auto else None,
-                    oracle=res.oracle, detail="" if res.passed else str(res),
+                    oracle=res.oracle, detail=_detail(res) if verdict_of(res.outcome, rule.refuted)
+                    != "expected" else "",
                 ))
     return rows
+
+
+def _detail(res: Result) -> str:
+    text = str(res)
+    if res.inconclusive and res.inconclusive not in text:
+        text += f"\n  inconclusive: {res.inconclusive}"
+    return text
 
 
 def _fmt(value: object, column: str) -> object:
@@ -134,17 +144,48 @@ def _fmt(value: object, column: str) -> object:
     return value
 
 
-def render(rows: Sequence[Row], fmt: str) -> str:
-    """``fmt`` is github, plain, markdown or json."""
+def render(rows: Sequence[Row], fmt: str, *, timing: bool = True, width: int | None = None) -> str:
+    """``fmt`` is github, plain, markdown or json (strict: no NaN or Infinity). ``timing=False``
+    drops the timing columns. ``width`` fits a terminal format to that many characters: the
+    statement column is cut short, then dropped, and so on (markdown keeps every column in full).
+
+    >>> from matcalc.catalog import RULES
+    >>> rows = run_report([RULES["linear_map"]], devices=["cpu"], dtypes=["float64"], timing=False)
+    >>> print(render(rows, "plain", timing=False, width=60).splitlines()[0])
+    rule        dtype    n         error    tolerance    status
+    """
     if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], indent=2, default=str)
-    table = [[_fmt(getattr(r, c), c) for c in COLUMNS] for r in rows]
-    return tabulate(table, headers=HEADERS, tablefmt=FORMATS[fmt], disable_numparse=True)
+        return dumps([asdict(r) for r in rows], indent=2, default=str)
+    columns = [c for c in COLUMNS if timing or c not in TIMING_COLUMNS]
+    headers = [HEADERS[COLUMNS.index(c)] for c in columns]
+    table = [[str(_fmt(getattr(r, c), c)) for c in columns] for r in rows]
+    if width is None or fmt not in TERMINAL_FORMATS:
+        return tabulate(table, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
+    from matcalc.fit import cut, fit_table
+
+    src = columns.index("source")
+    for row in table:  # a long source leaves the statement no room; markdown keeps it whole
+        row[src] = cut(row[src], max(20, width // 6))
+    # What a narrow terminal loses first: the statement, then the columns the others imply.
+    narrowing = ("statement", "device", "source", "n", "tolerance", "autograd_s", "closed_form_s", "rule")
+    flexible = [columns.index(c) for c in narrowing if c in columns]
+    return fit_table(headers, table, width=width, tablefmt=FORMATS[fmt], flexible=flexible,
+                     keep=[columns.index("rule")])
 
 
 def summary(rows: Sequence[Row]) -> str:
+    """Counts by outcome: passes, failures and inconclusive checks apart, errata apart.
+
+    >>> summary([])
+    '0 checks: 0 pass, 0 failed, 0 inconclusive'
+    """
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    return f"{len(rows)} checks: {parts}"
+    parts = [f"{counts.get('pass', 0)} pass", f"{counts.get('FAIL', 0)} failed",
+             f"{counts.get('inconclusive', 0)} inconclusive"]
+    if counts.get("refuted"):
+        parts.append(f"{counts['refuted']} errata refuted (as expected)")
+    if counts.get("UNREFUTED"):
+        parts.append(f"{counts['UNREFUTED']} errata UNREFUTED")
+    return f"{len(rows)} checks: {', '.join(parts)}"

@@ -80,8 +80,10 @@ class Rule:
 
     def __post_init__(self) -> None:
         where = f"rule {self.name!r}"
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise MatcalcError(f"rule name {self.name!r} must be a Python identifier")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise MatcalcError(
+                f"rule name {self.name!r} must be a non-empty string, e.g. 'd tr(AXB)/dX = AᵀBᵀ'"
+            )
         if not callable(self.f) or not callable(self.derivative):
             raise MatcalcError(f"{where}: f and derivative must be callables")
         if not isinstance(self.inputs, Mapping) or not all(

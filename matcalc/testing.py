@@ -13,16 +13,23 @@ Example::
     ... )
     >>> len(results), all(r.passed for r in results)
     (3, True)
+
+The helpers hide their own frames from pytest's traceback (``__tracebackhide__``), so a failure
+shows your test and the diagnosis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from matcalc.check import check
+from matcalc.collect import rules_in
 from matcalc.domains import Domain
+from matcalc.errors import MatcalcError
 from matcalc.result import Result
 from matcalc.rule import Rule
 
@@ -38,12 +45,25 @@ def assert_rule(
 ) -> list[Result]:
     """Assert that ``rule`` holds on every seed (or, for an erratum, fails on every seed).
 
-    Raises AssertionError with the full diagnosis of the first seed that disagrees.
+    >>> from matcalc.catalog import quadratic_form
+    >>> [r.outcome for r in assert_rule(quadratic_form, seeds=[0, 1])]
+    ['pass', 'pass']
+
+    Raises AssertionError with the full diagnosis of the first seed that disagrees, also when a
+    check is inconclusive (it decided nothing). An empty ``seeds`` raises MatcalcError: a check of
+    nothing must not pass.
     """
+    __tracebackhide__ = True
+    seed_list = list(seeds)
+    if not seed_list:
+        raise MatcalcError(f"rule {rule.name!r}: seeds is empty, so nothing would be checked; "
+                           "pass at least one seed, e.g. seeds=range(3)")
     results = []
-    for seed in seeds:
+    for seed in seed_list:
         res = check(rule, device=device, dtype=dtype, sizes=sizes, seed=seed, oracle=oracle)
         if not res.as_expected:
+            if res.inconclusive:
+                raise AssertionError(f"rule {rule.name!r} could not be decided: {res.inconclusive}\n{res}")
             expectation = "fail (it is marked refuted)" if rule.refuted else "hold"
             raise AssertionError(f"rule {rule.name!r} was expected to {expectation}:\n{res}")
         results.append(res)
@@ -65,7 +85,14 @@ def assert_derivative(
     seeds: Iterable[int] = range(3),
     oracle: str = "auto",
 ) -> list[Result]:
-    """Assert that ``derivative`` is the derivative of ``f`` with respect to ``wrt``."""
+    """Assert that ``derivative`` is the derivative of ``f`` with respect to ``wrt``.
+
+    >>> import torch, matcalc as mc
+    >>> len(assert_derivative(lambda X: torch.trace(X), lambda X: torch.eye(X.shape[0]), wrt="X",
+    ...                       inputs={"X": mc.matrix("n", "n")}, name="d tr(X)/dX = I"))
+    3
+    """
+    __tracebackhide__ = True
     rule = Rule(name=name, f=f, derivative=derivative, wrt=wrt, inputs=inputs,
                 layout=layout, kind=kind)  # type: ignore[arg-type]
     return assert_rule(rule, device=device, dtype=dtype, sizes=sizes, seeds=seeds, oracle=oracle)
@@ -101,8 +128,13 @@ def assert_backward(
     Raises AssertionError with the full diagnosis of the first seed that does not pass (a failed
     or an inconclusive check); see :func:`matcalc.check_backward` for the arguments.
     """
+    __tracebackhide__ = True
     from matcalc.backward import check_backward
 
+    seeds = list(seeds)
+    if not seeds:
+        raise MatcalcError("assert_backward(seeds=[]) checks nothing: give at least one seed, e.g. "
+                           "seeds=range(3)")
     names = None if wrt is None else ((wrt,) if isinstance(wrt, str) else tuple(wrt))
     results: list[Result] = []
     for seed in seeds:
@@ -112,3 +144,50 @@ def assert_backward(
             raise AssertionError(f"the backward of {res.rule!r} is not verified:\n{res}")
         results.append(res)
     return results
+
+
+def parametrize_rules(
+    rules: types.ModuleType | Iterable[Rule],
+    *,
+    dtypes: Sequence[str | torch.dtype] = ("float64", "float32"),
+    devices: Sequence[str] = ("cpu", "cuda"),
+    argnames: str = "rule,dtype,device",
+) -> Any:
+    """A ``pytest.mark.parametrize`` over rules x dtypes x devices, one test id ``rule-dtype-device``
+    each; CUDA cases skip on a machine without a GPU.
+
+    ``rules`` is a module (its ``RULES`` tuple, or else every module-level Rule) or an iterable of
+    rules. Use it as matcalc's own catalog tests do::
+
+        import my_rules
+        from matcalc.testing import assert_rule, parametrize_rules
+
+        @parametrize_rules(my_rules)
+        def test_my_rule(rule, dtype, device):
+            assert_rule(rule, dtype=dtype, device=device)
+
+    >>> import matcalc.catalog.seed as seed
+    >>> mark = parametrize_rules(seed, dtypes=["float64"], devices=["cpu"])
+    >>> mark.args[0], mark.kwargs["ids"][0]
+    ('rule,dtype,device', 'linear_map-float64-cpu')
+    """
+    import pytest
+
+    found = rules_in(rules)
+    if not dtypes or not devices:
+        raise MatcalcError("parametrize_rules needs at least one dtype and one device, "
+                           "e.g. dtypes=['float64'], devices=['cpu']")
+    unknown = [d for d in devices if d not in ("cpu", "cuda")]
+    if unknown:
+        raise MatcalcError(f"parametrize_rules: unknown device {unknown[0]!r}: use 'cpu' or 'cuda'")
+    no_gpu = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="CUDA cases need a GPU (torch.cuda.is_available() is False)")
+    params, ids = [], []
+    for rule in found:
+        for dtype in dtypes:
+            dt_name = str(dtype).removeprefix("torch.")
+            for device in devices:
+                marks = [no_gpu] if device == "cuda" else []
+                params.append(pytest.param(rule, dtype, device, marks=marks))
+                ids.append(f"{rule.name}-{dt_name}-{device}")
+    return pytest.mark.parametrize(argnames, params, ids=ids)

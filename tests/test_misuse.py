@@ -88,8 +88,25 @@ def test_unknown_oracle() -> None:
 def test_bad_layout_and_name() -> None:
     with pytest.raises(mc.MatcalcError, match="layout 'row'"):
         make(layout="row")
-    with pytest.raises(mc.MatcalcError, match="identifier"):
-        make(name="not a name")
+    with pytest.raises(mc.MatcalcError, match="non-empty string"):
+        make(name="  ")
+    with pytest.raises(mc.MatcalcError, match="non-empty string"):
+        make(name=3)
+
+
+def test_users_name_rules_in_words() -> None:
+    rule = make(name="d tr(AXB)/dX = AᵀBᵀ")
+    assert mc.check(rule).rule == "d tr(AXB)/dX = AᵀBᵀ"
+
+
+def test_catalog_names_must_be_identifiers() -> None:
+    from matcalc.catalog import RULES, check_catalog_name
+
+    assert all(name.isidentifier() for name in RULES)
+    with pytest.raises(mc.MatcalcError, match="Python identifier"):
+        check_catalog_name("d tr(X)/dX", "matcalc.catalog.seed")
+    with pytest.raises(mc.MatcalcError, match="Python identifier"):
+        check_catalog_name("lambda", "matcalc.catalog.seed")
 
 
 def test_full_column_rank_needs_tall_sizes() -> None:

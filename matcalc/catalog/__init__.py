@@ -14,6 +14,7 @@ one file.
 
 from __future__ import annotations
 
+import keyword
 import sys
 import types
 from collections.abc import Iterator, Mapping
@@ -42,10 +43,28 @@ SOURCES: tuple[types.ModuleType, ...] = (
 _GROUPS: dict[str, str] = {}
 
 
+def check_catalog_name(name: str, where: str) -> None:
+    """Catalog rules are importable (``from matcalc.catalog import NAME``), so their names must be
+    identifiers; users' own rules may be named in words.
+
+    >>> check_catalog_name("quadratic_form", "matcalc.catalog.seed")
+    >>> check_catalog_name("d tr(X)/dX", "matcalc.catalog.seed")
+    Traceback (most recent call last):
+    ...
+    matcalc.errors.MatcalcError: catalog rule 'd tr(X)/dX' in matcalc.catalog.seed must be named by a Python identifier (e.g. 'trace_X'), so that `from matcalc.catalog import NAME` works
+    """
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise MatcalcError(
+            f"catalog rule {name!r} in {where} must be named by a Python identifier (e.g. 'trace_X'), "
+            "so that `from matcalc.catalog import NAME` works"
+        )
+
+
 def _collect() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for module in SOURCES:
         for rule in module.RULES:
+            check_catalog_name(rule.name, module.__name__)
             if rule.name in rules:
                 raise MatcalcError(f"duplicate rule name {rule.name!r} in {module.__name__}")
             rules[rule.name] = rule

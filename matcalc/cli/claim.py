@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from matcalc.errors import MatcalcError
-
 EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}
 
 
@@ -29,11 +27,14 @@ def add_claim_parser(sub: Any) -> None:
                    help="declarations, e.g. 'A: n x n symmetric; s: scalar; X: invertible'")
     p.add_argument("--layout", default="numerator", choices=("numerator", "denominator"))
     p.add_argument("--hessian", action="store_true", help="the claim is the Hessian of a scalar f")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--dtype", default="float64", help="float64 (default) or float32")
-    p.add_argument("--n", type=int, default=None, help="scale every dim to about n")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--oracle", default="auto", choices=("auto", "jacobian", "func", "probe", "taylor"))
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--dtype", default="float64",
+                   help="float64 (default), float32, float16 or bfloat16; the formula is decided in "
+                        "float64 and the dtype's accuracy reported beside")
+    p.add_argument("--n", default=None, help="scale every dim to about n")
+    p.add_argument("--seed", default="0", help="seed of the input draws, 0 <= seed < 2**63 (default: 0)")
+    p.add_argument("--oracle", default="auto", choices=("auto", "jacobian", "func", "probe", "taylor"),
+                   help="how the truth is computed (default: auto)")
     p.add_argument("--plot", metavar="PATH",
                    help="write a PNG: claim, truth and difference (and the Taylor remainder)")
 
@@ -42,14 +43,16 @@ def cmd_claim(args: argparse.Namespace) -> int:
     """Run ``matcalc claim``; return the exit code."""
     from matcalc.check import check
     from matcalc.claims import claim, claim_of
+    from matcalc.cli import options
     from matcalc.sizes import scaled_sizes
 
     if args.plot:  # fail before any work
         from matcalc.plot import check_plot_path, require_plotting
         require_plotting()
         check_plot_path(args.plot)
-    if args.n is not None and args.n < 1:
-        raise MatcalcError(f"--n must be a positive int, got {args.n}")
+    args.seed = options.seed_value(args.seed)
+    args.n = None if args.n is None else options.positive_int("--n", args.n)
+    options.dtypes(args.dtype, allow_all=False)
     kind = "hessian" if args.hessian else "jacobian"
     rule = claim(args.f, wrt=args.wrt, derivative=args.derivative, where=args.where,
                  layout=args.layout, kind=kind)

@@ -1,10 +1,16 @@
-"""`matcalc bench`: the benchmark from the command line (table, JSON, plot)."""
+"""`matcalc bench`: the benchmark from the command line (table, JSON, plot).
+
+Example::
+
+    >>> from matcalc.bench import BenchRow
+    >>> row = BenchRow("linear_map", "closed_form", 64, "cpu", "float32", 2e-6)
+    >>> print(render_bench([row], "plain").splitlines()[1].split())
+    ['linear_map', '64', 'closed_form', '0.002', 'ms', '-', '-', '-', '-']
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -18,23 +24,34 @@ from matcalc.bench import (
     fastest_autograd,
     run_bench,
 )
+from matcalc.cli import options, rules
+from matcalc.cli.exit import exit_status
+from matcalc.cli.progress import Progress
 from matcalc.errors import MatcalcError
+from matcalc.strictjson import dumps
 
 
-def add_bench_parser(sub: Any) -> None:
-    bench = sub.add_parser("bench", help="time closed forms against autograd as n grows")
+def add_bench_parser(sub: Any, epilog: str = "") -> None:
+    bench = sub.add_parser("bench", help="time closed forms against autograd as n grows", epilog=epilog)
     bench.add_argument("--rule", action="append", default=None, metavar="NAME",
                        help=f"rule to time (repeatable; default: {', '.join(BENCH_RULES)})")
     bench.add_argument("--n", action="append", type=int, default=None,
                        help="a size (repeatable; default: a geometric range per device)")
-    bench.add_argument("--method", action="append", default=None, help="only this method (repeatable)")
-    bench.add_argument("--device", default="cpu", help="cpu or cuda")
-    bench.add_argument("--dtype", default="float32", help="float32 (default) or float64")
-    bench.add_argument("--budget", type=float, default=5.0, help="seconds one cell may take (predicted)")
-    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--method", action="append", default=None,
+                       help=f"only this method (repeatable): {', '.join(_methods())}")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    bench.add_argument("--dtype", default="float32", help=f"{options.DTYPE_HELP} (default: float32)")
+    bench.add_argument("--budget", default="5", metavar="SECONDS",
+                       help="skip a cell predicted to take longer than this (default: 5)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs per cell; medians are shown "
+                                                               "(default: 5)")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     bench.add_argument("--plot", metavar="PATH", help="write a log-log PNG of time against n")
     bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _methods() -> list[str]:
+    return list(dict.fromkeys([*JACOBIAN_METHODS, *HESSIAN_METHODS]))
 
 
 def _fmt_s(value: float | None) -> str:
@@ -110,35 +127,39 @@ def plot(rows: list[BenchRow], path: str) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from matcalc.cli import _devices, _dtypes, _rules
-    rules = _rules(args.rule or list(BENCH_RULES))
-    device = _devices(args.device)[0]
-    dtype = _dtypes(args.dtype)[0]
-    if args.n and any(n < 1 for n in args.n):
-        raise MatcalcError("--n must be positive ints")
-    known = set(JACOBIAN_METHODS) | set(HESSIAN_METHODS)
-    unknown = [m for m in args.method or [] if m not in known]
+    from matcalc.bench import default_ns, methods_for
+    from matcalc.report import available_devices
+
+    device = options.devices(args.device, available_devices(), allow_all=False)[0]
+    dtype = options.dtypes(args.dtype, allow_all=False)[0]
+    ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
+    unknown = [m for m in args.method or [] if m not in _methods()]
     if unknown:
-        raise MatcalcError(f"unknown method {unknown[0]!r}: use one of {', '.join(sorted(known))}")
-    if args.budget <= 0 or args.repeats < 1:
-        raise MatcalcError("--budget must be > 0 and --repeats >= 1")
-    show = not args.quiet
+        raise MatcalcError(f"unknown method {unknown[0]!r}: use one of {', '.join(_methods())}")
+    budget = options.positive_seconds("--budget", args.budget)
+    repeats = options.positive_int("--repeats", args.repeats)
+    if args.json and args.json != "-":
+        options.output_path("--json", args.json)
+    if args.plot:
+        options.output_path("--plot", args.plot)
+        options.plotting_available()
+    options.memory_budget_env()
+    selected = rules.pick(args.rule or list(BENCH_RULES))
 
-    def progress(msg: str) -> None:
-        if show:
-            print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-    rows = run_bench(rules, ns=args.n, device=device, dtype=dtype, methods=args.method,
-                     budget_s=args.budget, repeats=args.repeats, progress=progress)
+    cells = sum(len(ns or default_ns(r, device)) * len(args.method or methods_for(r)) for r in selected)
+    progress = Progress(cells, label="bench", enabled=not args.quiet)
+    rows = run_bench(selected, ns=ns, device=device, dtype=dtype, methods=args.method,
+                     budget_s=budget, repeats=repeats, progress=progress)
+    progress.done()
     if args.json == "-":
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        print(dumps([asdict(r) for r in rows], indent=2))
     else:
         print(render_bench(rows))
         print()
         print(verdicts(rows))
         if args.json:
             with open(args.json, "w") as fh:
-                json.dump([asdict(r) for r in rows], fh, indent=2)
+                fh.write(dumps([asdict(r) for r in rows], indent=2))
     if args.plot:
         plot(rows, args.plot)
-    return 0
+    return exit_status([])
