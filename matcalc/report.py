@@ -18,6 +18,7 @@ import torch
 from tabulate import tabulate
 
 from matcalc.check import check
+from matcalc.expectation import Verdict, status_of, verdict_of
 from matcalc.inputs import draw_inputs, resolve_device, resolve_dtype
 from matcalc.oracles import reference_hessian, reference_jacobian
 from matcalc.result import Result
@@ -25,7 +26,6 @@ from matcalc.rule import Rule
 from matcalc.sizes import scaled_sizes
 from matcalc.strictjson import dumps
 from matcalc.timing import median_time
-from matcalc.expectation import Verdict, status_of, verdict_of
 
 FORMATS = {"github": "github", "plain": "plain", "markdown": "pipe", "json": "json"}
 TERMINAL_FORMATS = ("github", "plain")

@@ -90,8 +90,8 @@ def explain(rule: Rule) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from matcalc.report import available_devices
     from matcalc.expectation import verdict_of
+    from matcalc.report import available_devices
 
     devices = options.devices(args.device, available_devices())
     dtypes = options.dtypes(args.dtype)
@@ -163,9 +163,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_large(args: argparse.Namespace) -> int:
+    from matcalc.expectation import status_of, verdict_of
     from matcalc.large import LARGE_RULES, probe_breakdown
     from matcalc.report import FORMATS, available_devices
-    from matcalc.expectation import status_of, verdict_of
 
     n = options.positive_int("--n", args.n)
     device = options.devices(args.device, available_devices(), allow_all=False)[0]

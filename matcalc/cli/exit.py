@@ -23,7 +23,7 @@ INTERRUPTED, BROKEN_PIPE = 130, 141
 
 def exit_status(verdicts: Iterable[str]) -> int:
     """The exit code for a run's verdicts ("expected", "unexpected" or "inconclusive", see
-    matcalc.verdicts): unexpected wins over inconclusive, which wins over all as expected."""
+    matcalc.expectation): unexpected wins over inconclusive, which wins over all as expected."""
     seen = set(verdicts)
     unknown = seen - {"expected", "unexpected", "inconclusive"}
     if unknown:
