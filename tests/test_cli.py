@@ -21,6 +21,7 @@ COMMANDS = {
     "large": ["large", "--rule", "linear_map", "--n", "64", "--repeats", "1"],
     "sweep": ["sweep", "--seeds", "1", "--rule", "linear_map", "--oracle", "probe"],
     "bench": ["bench", "--rule", "linear_map", "--n", "64", "--repeats", "1", "--method", "closed_form"],
+    "claim": ["claim", "x @ A @ x", "--wrt", "x", "--is", "(A + A.T) @ x"],
 }
 JSON_COMMANDS = {
     "report": ["report", "--rule", "slip_trace_AX_is_A", "--rule", "linear_map", "--device", "cpu", "--format", "json"],
@@ -61,7 +62,7 @@ def assert_misuse(proc: subprocess.CompletedProcess[str], *needles: str) -> None
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_closed_pipe_is_quiet(name: str) -> None:
-    quiet = [] if name in ("list", "check") else ["--quiet"]
+    quiet = [] if name in ("list", "check", "claim") else ["--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "matcalc", *COMMANDS[name], *quiet],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
     assert proc.stdout is not None and proc.stderr is not None

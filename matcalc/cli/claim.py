@@ -25,7 +25,8 @@ def add_claim_parser(sub: Any) -> None:
                    help="the claimed derivative, e.g. '(A + A.T) @ x'")
     p.add_argument("--where", default=None,
                    help="declarations, e.g. 'A: n x n symmetric; s: scalar; X: invertible'")
-    p.add_argument("--layout", default="numerator", choices=("numerator", "denominator"))
+    p.add_argument("--layout", default="numerator", choices=("numerator", "denominator"),
+                   help="numerator (Jacobian, f.shape + wrt.shape; default) or denominator (gradient)")
     p.add_argument("--hessian", action="store_true", help="the claim is the Hessian of a scalar f")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--dtype", default="float64",
