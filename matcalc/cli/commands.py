@@ -208,7 +208,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise MatcalcError("sweep checks true rules only, and every --rule named is an erratum: "
                            "name a true rule")
     oracles = args.oracle or ["jacobian", "func", "probe", "taylor"]
-    dtypes = list(options.DEFAULT_DTYPES)
+    dtypes = [d for value in (args.dtype or ["all"]) for d in options.dtypes(value)]
     progress = Progress(len(oracles) * len(dtypes) * len(selected) * seeds, label="sweep",
                         enabled=not args.quiet)
     counts = sweep(selected, seeds=range(seeds), oracles=oracles, dtypes=dtypes, progress=progress)

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this oracle (repeatable; default: jacobian, func, probe, taylor)")
     sweep.add_argument("--rule", action="append", default=None, metavar="NAME",
                        help="only this rule (repeatable; default: every true catalog rule)")
+    sweep.add_argument("--dtype", action="append", default=None, metavar="DTYPE",
+                       help="float64, float32, float16, bfloat16 or all (repeatable; default: all, "
+                            "i.e. float64 and float32)")
     _quiet(sweep)
 
     from matcalc.cli.bench import add_bench_parser
