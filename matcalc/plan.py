@@ -107,7 +107,11 @@ def _estimate(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, oracle: str
     elif oracle == "func":
         parts["oracle"] = out * w * (2 * 8 + low) + total_in * 8
     elif oracle == "probe":
-        parts["oracle"] = 4 * (probes + 1) * (w + out) * 8
+        # k left probes (the standard basis when f has at most k outputs), their pullbacks and the
+        # claim's rows, each of the wrt input's size; right probes only past the basis case.
+        rows = min(out, probes)
+        right = 0 if out <= probes else 2 * probes * (w + out)
+        parts["oracle"] = ((3 * rows + 2) * w + 2 * probes * out + right) * 8
     else:
         parts["oracle"] = 8 * (w + out) * 8
     return sum(parts.values()), parts
@@ -147,7 +151,7 @@ def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: to
         detail = ", ".join(f"{k} {human(v)}" for k, v in parts.items())
         if chosen in ("jacobian", "func") and oracle != "auto":
             fix = "use oracle='probe' (matrix-free) or raise memory_budget"
-        elif "claim" in parts and parts["claim"] > budget / 2:
+        elif "claim" in parts and parts["claim"] > max(budget / 2, 4 * parts["inputs"]):
             fix = ("the claimed derivative alone is too big to materialize: give the rule jvp/vjp "
                    "closed forms (matrix-free), or use smaller sizes")
         else:
