@@ -346,7 +346,8 @@ def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gener
     run.true_shape = out_shape + wrt_shape
     run.entry_mismatch = m.materialized
     if verdict.passed or verdict.inconclusive or not math.isfinite(verdict.error):
-        if not verdict.passed and not verdict.inconclusive and m.claimed.shape == m.true.shape:
+        if not verdict.passed and not verdict.inconclusive and m.claimed.shape == m.true.shape \
+                and m.materialized:
             run.hints.extend(diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=out_shape,
                                             wrt_shape=wrt_shape))
         return
@@ -355,7 +356,8 @@ def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gener
     _attribute_to_conditioning(run)
     if run.verdict is not None and run.verdict.inconclusive:
         return
-    hints = diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=out_shape, wrt_shape=wrt_shape)
+    shapes = (out_shape, wrt_shape) if m.materialized else ((m.claimed.numel(),), (1,))
+    hints = diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=shapes[0], wrt_shape=shapes[1])
     if not m.materialized:
         # Entry indices of stacked probe values mean nothing to the user; keep the global hints.
         hints = [h for h in hints if not h.startswith("correct except")]
