@@ -217,9 +217,18 @@ def test_default_checks_run_at_two_distinct_assignments() -> None:
 @pytest.mark.parametrize("name", sorted(n for n, r in RULES.items() if not r.refuted))
 def test_taylor_catches_a_relative_error_of_1e_6_on_every_rule(name: str) -> None:
     rule = RULES[name]
-    off = mc.Rule(name="off", f=rule.f, derivative=lambda **kw: rule.derivative(**kw) * (1 + 1e-6),
-                  wrt=rule.wrt, inputs=rule.inputs, layout=rule.layout, kind=rule.kind)
+    zero: list[bool] = []
+
+    def off_claim(**kw: torch.Tensor) -> torch.Tensor:
+        d = rule.derivative(**kw)
+        zero.append(bool((d == 0).all()))
+        return d * (1 + 1e-6)
+
+    off = mc.Rule(name="off", f=rule.f, derivative=off_claim, wrt=rule.wrt, inputs=rule.inputs,
+                  layout=rule.layout, kind=rule.kind)
     res = mc.check(off, oracle="taylor", diagnose_structure=False)
+    if all(zero):
+        pytest.skip("the derivative is identically 0: no relative error can be planted")
     assert res.outcome == "fail", str(res)
     assert res.resolution is not None and res.resolution <= 1e-6
 
