@@ -51,6 +51,7 @@ def sweep(rules: Iterable[Rule], *, seeds: Iterable[int], oracles: Sequence[str]
                     c.checks += 1
                     if res.outcome == "inconclusive":
                         c.inconclusive += 1
+                        c.failed.append(f"{rule.name}@seed={seed} (inconclusive)")
                     elif not res.passed:
                         c.failures += 1
                         c.failed.append(f"{rule.name}@seed={seed}")
