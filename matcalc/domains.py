@@ -10,6 +10,10 @@ Every sampler draws in float64 on the target device from a private generator, th
 requested dtype, so a structure (symmetry, orthogonality) is built at full precision and only
 rounded once. Structures that must stay exact after rounding (symmetric, diagonal) are re-imposed
 after the cast.
+
+Inputs of 2^20 entries or more (``matcalc.sampling.FAST_DRAW_MIN_NUMEL``) are drawn by
+:mod:`matcalc.sampling` instead, with the same guarantees at close to memory speed; smaller draws
+are unchanged, bit for bit.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ MATRIX_STRUCTURES: dict[str, str] = {
     "symmetric": "A = (G + G^T)/2, exactly symmetric",
     "spd": "Q diag(l) Q^T with l in [1, 10]: symmetric, eigenvalues in [1, 10], cond <= 10",
     "invertible": "U diag(s) V^T with s in [1, 10]: cond_2 <= 10",
-    "orthogonal": "Haar-distributed Q (QR of a Gaussian, signs fixed): Q^T Q = I",
+    "orthogonal": (
+        "Q^T Q = I: Haar-distributed (QR of a Gaussian, signs fixed) below 2^20 entries; "
+        "at and above, P (I - 2 W W^T)(I - 2 V V^T) with P a random permutation"
+    ),
     "diagonal": "diag(d) with d ~ N(0, 1), off-diagonal entries exactly 0",
     "full_column_rank": "rows >= cols, U diag(s) V^T with s in [1, 10]: cond_2 <= 10",
     "separated_eigenvalues": (

@@ -163,7 +163,7 @@ def uniform(shape: tuple[int, ...], lo: float, hi: float, seed: int, dtype: torc
     return x if work_dtype == dtype else x.to(dtype)
 
 
-def symmetrize_(a: torch.Tensor, tile: int = 256) -> torch.Tensor:
+def symmetrize_(a: torch.Tensor, tile: int = 128) -> torch.Tensor:
     """A <- (A + A^T) / 2 in place, tile by tile (one read and one write of A, no second matrix);
     the result is exactly symmetric.
 
