@@ -22,9 +22,9 @@ Why a second set of samplers, and why only above a size:
   spread over threads, then widened to float64 chunk by chunk while the chunk is in cache. The
   values do not depend on the number of threads. Entries are i.i.d. N(0, 1) rounded to float32
   (24-bit mantissas, tails to 5.8 sigma: exactly what ``torch.randn(dtype=torch.float32)`` gives).
-- The output is allocated by numpy, which asks the kernel for transparent huge pages
-  (``madvise``); torch's own allocator faults in 4 KiB pages, which on this machine costs more
-  than writing the matrix.
+- The output is allocated by numpy (:func:`matcalc.buffers.empty`), which asks the kernel for
+  transparent huge pages; torch's own allocator faults in 4 KiB pages, which on this machine costs
+  more than writing the matrix.
 - Structured matrices avoid the O(n^3) QR of a Gaussian: their orthogonal factors are a random
   permutation times a block reflector ``I - 2 W W^T`` with ``W`` n x :data:`REFLECTOR_RANK`
   orthonormal (the QR of a thin Gaussian, O(n k^2)). ``Q diag(l) Q^T`` and ``U diag(s) V^T`` are
@@ -50,6 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from matcalc.buffers import empty
+
 # At and above this many entries, draw() uses the samplers below (tests lower it to exercise them).
 FAST_DRAW_MIN_NUMEL = 2**20
 # Entries per independent stream. Part of the definition of the drawn values: changing it changes them.
@@ -63,7 +65,6 @@ REFLECTOR_RANK = 8
 # only (on CUDA torch's Philox generator already runs at memory speed).
 STRUCTURED = frozenset({"spd", "separated_eigenvalues", "invertible", "full_column_rank", "orthogonal"})
 ELEMENTWISE = frozenset({"general", "symmetric", "positive", "nonzero"})
-_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32, torch.float16: np.float16}
 
 
 def is_large(shape: tuple[int, ...]) -> bool:
@@ -82,17 +83,6 @@ def stream_seed(gen: torch.Generator) -> int:
     True
     """
     return int(torch.randint(2**62, (1,), generator=gen, device=gen.device).item())
-
-
-def empty(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """An uninitialized tensor; on CPU allocated by numpy, which uses transparent huge pages.
-
-    >>> empty((2, 3), torch.float32, torch.device("cpu")).shape
-    torch.Size([2, 3])
-    """
-    if device.type == "cpu" and dtype in _NUMPY_DTYPES:
-        return torch.from_numpy(np.empty(shape, dtype=_NUMPY_DTYPES[dtype]))
-    return torch.empty(shape, dtype=dtype, device=device)
 
 
 def _workers(nchunks: int, workers: int | None) -> int:
