@@ -31,12 +31,17 @@ TILE = 128
 USE_TRITON = True
 
 
-def _triton(t: torch.Tensor) -> ModuleType | None:
-    """matcalc.fast_triton when ``t`` is on CUDA and Triton is importable, else None."""
-    if not USE_TRITON or t.device.type != "cuda":
+def _triton(t: torch.Tensor, *others: torch.Tensor) -> ModuleType | None:
+    """matcalc.fast_triton when ``t`` is on CUDA, Triton is importable and nothing needs a
+    gradient through the result (the kernels have no backward), else None."""
+    if not USE_TRITON or t.device.type != "cuda" or _needs_grad(t, *others):
         return None
     from matcalc import fast_triton
     return fast_triton if fast_triton.HAVE_TRITON else None
+
+
+def _needs_grad(*ts: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
 
 
 def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
@@ -70,7 +75,7 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     more than they save: with Triton it is one kernel that reads A once, without it two
     bandwidth-bound matrix-vector products.
     """
-    if a.shape[0] > 4 * ROW_BLOCK and (kernels := _triton(a)) is not None:
+    if a.shape[0] > 4 * ROW_BLOCK and (kernels := _triton(a, x)) is not None:
         return kernels.quadratic_gradient(x, a)
     if a.device.type != "cpu" or a.shape[0] <= 4 * ROW_BLOCK:
         return torch.addmv(x @ a, a, x)
@@ -87,11 +92,14 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 def rank_one_hessian(diag: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """diag(d) + u v^T written in one pass over the n x n output (plus the diagonal; on CUDA with
     Triton the diagonal is fused into that pass)."""
-    kernels = _triton(u)
+    kernels = _triton(u, v, diag)
     if kernels is not None:
         return kernels.rank_one(diag, u, v)
     n = u.shape[0]
-    out = torch.outer(u, v, out=empty((n, n), u.dtype, u.device))
+    if _needs_grad(u, v, diag):  # out= has no backward
+        out = torch.outer(u, v)
+    else:
+        out = torch.outer(u, v, out=empty((n, n), u.dtype, u.device))
     out.diagonal().add_(diag)
     return out
 

@@ -131,3 +131,4 @@ def test_check_passes_on_fast_draws(low_threshold: None) -> None:
 
     for name in ("quadratic_form", "hessian_quadratic_form"):
         assert mc.check(RULES[name], sizes={"n": N}).passed, name
+
