@@ -20,8 +20,8 @@ Why a second set of samplers, and why only above a size:
   vectorized by torch for float32) in chunks of :data:`CHUNK` entries, each chunk from its own
   ``torch.Generator`` seeded by ``numpy.random.SeedSequence(seed).generate_state``, the chunks
   spread over threads, then widened to float64 chunk by chunk while the chunk is in cache. The
-  values do not depend on the number of threads. Entries are i.i.d. N(0, 1) rounded to float32
-  (24-bit mantissas, tails to 5.8 sigma: exactly what ``torch.randn(dtype=torch.float32)`` gives).
+  values do not depend on the number of threads. Entries are i.i.d. N(0, 1) exactly as
+  ``torch.randn(dtype=torch.float32)`` draws them (so float32 resolution, widened exactly).
 - The output is allocated by numpy (:func:`matcalc.buffers.empty`), which asks the kernel for
   transparent huge pages; torch's own allocator faults in 4 KiB pages, which on this machine costs
   more than writing the matrix.
