@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One script for a short session on a GPU machine: the CUDA tests, `matcalc report --device cuda`,
+# One script for a short session on a GPU machine: the CUDA tests (with the Triton kernels where Triton
+# is installed), `matcalc report --device cuda`,
 # the probe oracle at large n and the benchmark, all written under OUTDIR (at most 8.5 minutes: each
 # step has a time limit). It needs only what the GPU image has (torch, pytest, pytest-benchmark, tabulate,
 # matplotlib): the package runs from this checkout through PYTHONPATH.
@@ -30,7 +31,7 @@ step() {  # name, seconds, command...: run one step with a time limit, record it
 
 : > "$out/steps.txt"
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
-step tests 150 env MATCALC_SEEDS=$SEEDS "$PY" -m pytest tests/test_catalog.py tests/test_determinism.py \
+step tests 150 env MATCALC_SEEDS=$SEEDS "$PY" -m pytest tests/test_catalog.py tests/test_determinism.py tests/test_fast_triton.py \
     -k "$DEVICE" -q -p no:cacheprovider
 step report 100 "$PY" -m matcalc report --device "$DEVICE" --format markdown --quiet
 step large 80 "$PY" -m matcalc large --device "$DEVICE" --n "$LARGE_N" --format markdown

@@ -41,10 +41,11 @@ def headline(rows: list[dict]) -> str:
         table.append([rule, n, f"{closed['method']} {_ms(closed['median_s'])}",
                       f"{best['method']} {_ms(best['median_s'])}",
                       f"{best['median_s'] / closed['median_s']:.3g}x",
-                      "-" if closed["x_floor"] is None else f"{closed['x_floor']:.2f}x",
+                      "-" if closed["x_floor"] is None else
+                      f"{closed['x_floor']:.2f}x ({closed.get('bound') or 'memory'})",
                       top if top > n else "-"])
     return tabulate(table, headers=["rule", "n", "closed form", "fastest autograd", "closed form faster by",
-                                    "closed form / bandwidth floor", "closed form alone up to n"],
+                                    "closed form / floor (bound)", "closed form alone up to n"],
                     tablefmt="github", disable_numparse=True)
 
 

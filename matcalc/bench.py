@@ -1,4 +1,10 @@
-"""Timing closed forms against autograd as n grows, beside the memory-bandwidth floor.
+"""Timing closed forms against autograd as n grows, beside each closed form's physical floor.
+
+A closed form's floor is the larger of two: the memory floor (the bytes it must read and write at
+the copy bandwidth measured at that working-set size) and, for rules with a flop model in
+:data:`FLOP_MODELS`, the compute floor (its flops at the matmul throughput measured on the same
+device and dtype in the same run). The larger one says what bounds the rule ("memory" or
+"compute"), and ``x_floor`` is the median over that floor.
 
 Example::
 
@@ -56,6 +62,23 @@ def methods_for(rule: Rule) -> list[str]:
     return [m for m in JACOBIAN_METHODS if m != "fast" or rule.fast is not None]
 
 
+def _xtx_flops(inputs: dict[str, torch.Tensor], extra_per_entry: int) -> float:
+    """2 m n^2 for X^T X with X m x n (torch runs a full GEMM, not a SYRK), plus
+    ``extra_per_entry`` flops per entry of X for the elementwise work around it."""
+    m, n = inputs["X"].shape
+    return 2.0 * m * n * n + extra_per_entry * m * n
+
+
+# Flops of a closed form, keyed by rule name, for the rules that arithmetic rather than memory
+# bounds. A rule missing here is memory-bound (its compute floor is not computed).
+FLOP_MODELS: dict[str, Callable[[dict[str, torch.Tensor]], float]] = {
+    # 2 X^T X with X m x n: the product costs 2 m n^2 flops (the scaling by 2, n^2, is negligible).
+    "hessian_least_squares": lambda t: _xtx_flops(t, 0),
+    # X^T diag(s(1-s)) X with s = sigmoid(X w): the product 2 m n^2, X w 2 m n, the row scaling m n.
+    "hessian_logistic_loss": lambda t: _xtx_flops(t, 3),
+}
+
+
 @dataclass
 class BenchRow:
     rule: str
@@ -66,9 +89,51 @@ class BenchRow:
     median_s: float | None
     speedup: float | None = None  # this method's time / the best closed form's time
     bytes_moved: int | None = None
-    floor_s: float | None = None
-    x_floor: float | None = None   # median / floor, for the closed forms
+    floor_s: float | None = None   # the binding floor: max(bandwidth_floor_s, compute_floor_s)
+    x_floor: float | None = None   # median / floor_s, for the closed forms
     skipped: str = ""
+    bandwidth_floor_s: float | None = None  # bytes_moved / copy bandwidth
+    flops: float | None = None              # from FLOP_MODELS; None for memory-bound rules
+    compute_floor_s: float | None = None    # flops / matmul throughput, same device and dtype
+    bound: str | None = None                # "memory" or "compute": the larger floor
+
+
+def matmul_throughput(device: torch.device, dtype: torch.dtype, n: int | None = None) -> float:
+    """Flops per second of an n x n matrix product (2 n^3 flops), on preallocated buffers: the
+    compute floor's unit. n defaults to 2048 on CPU and 8192 on CUDA. The fastest of 5 runs, not
+    the median: a floor is the best the device did, and on a shared machine the median of a
+    compute-bound kernel moves with the other load.
+
+    >>> matmul_throughput(torch.device("cpu"), torch.float32, n=64) > 0
+    True
+    """
+    n = n or (8192 if device.type == "cuda" else 2048)
+    a = torch.ones(n, n, dtype=dtype, device=device)
+    out = torch.empty_like(a)
+    run = lambda: torch.mm(a, a, out=out)
+    run()
+    seconds = min(median_time(run, device, repeats=1, warmup=0) for _ in range(5))
+    return 2 * n**3 / seconds
+
+
+def floors(row: BenchRow, bandwidth: float | None, flops: float | None, throughput: float | None) -> None:
+    """Fill ``row``'s floors from its bytes moved and flops: the larger floor binds.
+
+    >>> r = BenchRow("r", "closed_form", 8, "cpu", "float32", median_s=2.0, bytes_moved=100)
+    >>> floors(r, bandwidth=100.0, flops=1000.0, throughput=1000.0)
+    >>> r.bound, r.floor_s, r.x_floor
+    ('memory', 1.0, 2.0)
+    """
+    if row.bytes_moved and bandwidth:
+        row.bandwidth_floor_s = row.bytes_moved / bandwidth
+    if flops and throughput:
+        row.flops = flops
+        row.compute_floor_s = flops / throughput
+    pairs = ((row.bandwidth_floor_s, "memory"), (row.compute_floor_s, "compute"))
+    candidates = [(f, b) for f, b in pairs if f]
+    if candidates and row.median_s:
+        row.floor_s, row.bound = max(candidates)
+        row.x_floor = row.median_s / row.floor_s
 
 
 def copy_bandwidth(device: torch.device, dtype: torch.dtype, nbytes: int = 2**27) -> float:
@@ -164,6 +229,7 @@ def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device:
               repeats: int = 5, progress: Callable[[str], None] | None = None) -> list[BenchRow]:
     """Median times per rule x n x method; cells predicted to exceed ``budget_s`` are skipped."""
     rows: list[BenchRow] = []
+    throughputs: dict[tuple[str, str], float] = {}
     for rule in rules:
         dev, dt = resolve_device(rule, device), resolve_dtype(rule, dtype)
         last: dict[str, list[tuple[int, float]]] = {}
@@ -199,12 +265,18 @@ def run_bench(rules: Iterable[Rule], *, ns: Sequence[int] | None = None, device:
                 if method in CLOSED_METHODS:
                     out = fn()
                     row.bytes_moved = _bytes_moved(inputs, out)
-                    if row.bytes_moved:
-                        # Copy bandwidth at this working-set size: in-cache data moves faster
-                        # than DRAM, and the floor must be the one this size can reach.
-                        bandwidth = copy_bandwidth(dev, dt, max(row.bytes_moved // 2, 2**20))
-                        row.floor_s = row.bytes_moved / bandwidth
-                        row.x_floor = row.median_s / row.floor_s
+                    # Copy bandwidth at this working-set size: in-cache data moves faster
+                    # than DRAM, and the floor must be the one this size can reach.
+                    bandwidth = copy_bandwidth(dev, dt, max(row.bytes_moved // 2, 2**20)) \
+                        if row.bytes_moved else None
+                    model = FLOP_MODELS.get(rule.name)
+                    throughput = None
+                    if model is not None:
+                        key = (str(dev), str(dt))
+                        if key not in throughputs:
+                            throughputs[key] = matmul_throughput(dev, dt)
+                        throughput = throughputs[key]
+                    floors(row, bandwidth, model(inputs) if model else None, throughput)
                 rows.append(row)
             best_closed = min((r.median_s for r in rows if r.rule == rule.name and r.n == n
                                and r.method in CLOSED_METHODS and r.median_s), default=None)

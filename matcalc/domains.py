@@ -10,6 +10,10 @@ Every sampler draws in float64 on the target device from a private generator, th
 requested dtype, so a structure (symmetry, orthogonality) is built at full precision and only
 rounded once. Structures that must stay exact after rounding (symmetric, diagonal) are re-imposed
 after the cast.
+
+Inputs of 2^20 entries or more (``matcalc.sampling.FAST_DRAW_MIN_NUMEL``) are drawn by
+:mod:`matcalc.sampling` instead, with the same guarantees at close to memory speed; smaller draws
+are unchanged, bit for bit.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from matcalc import sampling
 from matcalc.errors import MatcalcError
 
 Dim = str | int
@@ -30,7 +35,10 @@ MATRIX_STRUCTURES: dict[str, str] = {
     "symmetric": "A = (G + G^T)/2, exactly symmetric",
     "spd": "Q diag(l) Q^T with l in [1, 10]: symmetric, eigenvalues in [1, 10], cond <= 10",
     "invertible": "U diag(s) V^T with s in [1, 10]: cond_2 <= 10",
-    "orthogonal": "Haar-distributed Q (QR of a Gaussian, signs fixed): Q^T Q = I",
+    "orthogonal": (
+        "Q^T Q = I: Haar-distributed (QR of a Gaussian, signs fixed) below 2^20 entries; "
+        "at and above, P (I - 2 W W^T)(I - 2 V V^T) with P a random permutation"
+    ),
     "diagonal": "diag(d) with d ~ N(0, 1), off-diagonal entries exactly 0",
     "full_column_rank": "rows >= cols, U diag(s) V^T with s in [1, 10]: cond_2 <= 10",
     "separated_eigenvalues": (
@@ -170,9 +178,29 @@ def draw(
     dtype: torch.dtype,
     others: Mapping[str, torch.Tensor],
 ) -> torch.Tensor:
-    """Draw one input of ``domain`` with the resolved ``shape``."""
+    """Draw one input of ``domain`` with the resolved ``shape``.
+
+    At and above :data:`matcalc.sampling.FAST_DRAW_MIN_NUMEL` entries the samplers of
+    :mod:`matcalc.sampling` are used (same guarantees, memory speed); below it, the original ones.
+
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> draw(matrix("n", "n", structure="spd"), (3, 3), gen, dtype=torch.float32, others={}).dtype
+    torch.float32
+    """
     device = gen.device
     s = domain.structure
+    if s == "full_column_rank" and shape[0] < shape[1]:
+        raise MatcalcError(
+            f"structure 'full_column_rank' needs rows >= cols, got {shape[0]} x {shape[1]}: "
+            "pass sizes with rows >= cols"
+        )
+    if sampling.is_large(shape):
+        fast = sampling.draw_large(s, shape, gen, dtype)
+        if fast is not None:
+            if domain.distinct_from is None:
+                return fast
+            away = _away_from_zero(fast.to(torch.float64), gen)
+            return (others[domain.distinct_from].to(torch.float64) + away).to(dtype)
     if s == "general":
         x = torch.randn(shape, generator=gen, device=device, dtype=torch.float64)
     elif s == "positive":
@@ -195,11 +223,6 @@ def draw(
         x = (q * lam) @ q.T
     elif s in ("invertible", "full_column_rank"):
         rows, cols = shape
-        if rows < cols:
-            raise MatcalcError(
-                f"structure 'full_column_rank' needs rows >= cols, got {rows} x {cols}: "
-                "pass sizes with rows >= cols"
-            )
         u = _orthogonal(rows, gen, device)[:, :cols]
         v = _orthogonal(cols, gen, device)
         sv = _uniform((cols,), 1.0, 10.0, gen, device)

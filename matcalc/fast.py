@@ -1,24 +1,59 @@
 """Fast implementations of catalog closed forms (the rules' ``fast`` field).
 
+Example::
+
+    >>> a = torch.arange(9.0).reshape(3, 3)
+    >>> torch.equal(symmetric_sum(a), a + a.T)
+    True
+
 The catalog keeps the simple form as the statement; these compute the same value with fewer
 passes over memory, and tests/test_catalog.py verifies each against its statement. Each docstring
 says what it reads and writes, which is what `matcalc bench` compares with the bandwidth floor.
+
+On CUDA, where Triton is installed, each runs as one Triton kernel that reads its input once and
+writes its output once (:mod:`matcalc.fast_triton`, imported on first use; ``USE_TRITON = False``
+turns it off). On CPU the large outputs go to huge-page buffers (:mod:`matcalc.buffers`): on this
+project's machine first-touch page faults of a fresh torch buffer cost more than the write itself.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import torch
 
-TILE = 256
+from matcalc.buffers import empty
+
+# Side of the CPU tiles of symmetric_sum: 128 x 128 = 16384 entries stays under ATen's grain size
+# (32768), so a tile op never starts a thread team; 256 tiles did, and on a loaded 2-core machine
+# each team start could stall for milliseconds (bench/fast_forms.py measures both).
+TILE = 128
+USE_TRITON = True
+
+
+def _triton(t: torch.Tensor, *others: torch.Tensor) -> ModuleType | None:
+    """matcalc.fast_triton when ``t`` is on CUDA, Triton is importable and nothing needs a
+    gradient through the result (the kernels have no backward), else None."""
+    if not USE_TRITON or t.device.type != "cuda" or _needs_grad(t, *others):
+        return None
+    from matcalc import fast_triton
+    return fast_triton if fast_triton.HAVE_TRITON else None
+
+
+def _needs_grad(*ts: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in ts)
 
 
 def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
     """A + A^T for square A by cache-sized tiles: reads A once and writes the result once.
     The plain ``A + A.T`` walks A.T with a stride of n and was measured 20x slower at n = 8192."""
     n = a.shape[0]
+    kernels = _triton(a)
+    if kernels is not None:
+        return kernels.symmetric_sum(a)
     if n <= tile or a.device.type != "cpu":  # on a GPU the tile loop's launches cost more than it saves
         return a + a.T
-    out = torch.empty_like(a)
+    out = empty((n, n), a.dtype, a.device)
     for i in range(0, n, tile):
         for j in range(i, n, tile):
             block = a[i:i + tile, j:j + tile] + a[j:j + tile, i:i + tile].T
@@ -37,8 +72,11 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     On CPU, one pass over A: each block of 32 rows (1 MiB at n = 8192 in float32) is used for its
     share of A x and of A^T x while it is still in cache; measured at n = 8192 in float64 this is
     0.035 s against 0.043 s for the backward pass. On CUDA the loop's kernel launches would cost
-    more than they save, so it is two bandwidth-bound matrix-vector products.
+    more than they save: with Triton it is one kernel that reads A once, without it two
+    bandwidth-bound matrix-vector products.
     """
+    if a.shape[0] > 4 * ROW_BLOCK and (kernels := _triton(a, x)) is not None:
+        return kernels.quadratic_gradient(x, a)
     if a.device.type != "cpu" or a.shape[0] <= 4 * ROW_BLOCK:
         return torch.addmv(x @ a, a, x)
     n = a.shape[0]
@@ -52,8 +90,16 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 
 
 def rank_one_hessian(diag: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """diag(d) + u v^T written in one pass over the n x n output (plus the diagonal)."""
-    out = torch.outer(u, v)
+    """diag(d) + u v^T written in one pass over the n x n output (plus the diagonal; on CUDA with
+    Triton the diagonal is fused into that pass)."""
+    kernels = _triton(u, v, diag)
+    if kernels is not None:
+        return kernels.rank_one(diag, u, v)
+    n = u.shape[0]
+    if _needs_grad(u, v, diag):  # out= has no backward
+        out = torch.outer(u, v)
+    else:
+        out = torch.outer(u, v, out=empty((n, n), u.dtype, u.device))
     out.diagonal().add_(diag)
     return out
 

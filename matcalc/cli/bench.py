@@ -66,9 +66,13 @@ def render_bench(rows: list[BenchRow], fmt: str = "github") -> str:
         table.append([r.rule, r.n, r.method, _fmt_s(r.median_s) if not r.skipped else f"skipped: {r.skipped}",
                       "-" if r.speedup is None else f"{r.speedup:.3g}x",
                       "-" if r.bytes_moved is None else f"{r.bytes_moved / 2**20:.3g} MiB",
-                      _fmt_s(r.floor_s), "-" if r.x_floor is None else f"{r.x_floor:.2f}"])
+                      _fmt_s(r.bandwidth_floor_s),
+                      "-" if r.flops is None else f"{r.flops / 1e9:.3g} GFLOP",
+                      _fmt_s(r.compute_floor_s), r.bound or "-",
+                      "-" if r.x_floor is None else f"{r.x_floor:.2f}"])
     return tabulate(table, headers=["rule", "n", "method", "median", "vs closed form", "bytes moved",
-                                    "bandwidth floor", "x floor"], tablefmt=fmt, disable_numparse=True)
+                                    "bandwidth floor", "flops", "compute floor", "bound", "x floor"],
+                    tablefmt=fmt, disable_numparse=True)
 
 
 def verdicts(rows: list[BenchRow]) -> str:
@@ -87,7 +91,8 @@ def verdicts(rows: list[BenchRow]) -> str:
                      key=lambda r: r.median_s or 0.0)
         assert best is not None and best.median_s is not None and closed.median_s is not None
         verdict = "closed form as fast or faster" if closed.median_s <= best.median_s else "AUTOGRAD FASTER"
-        floor = "" if closed.x_floor is None else f", {closed.x_floor:.2f}x the bandwidth floor"
+        which = "compute" if closed.bound == "compute" else "bandwidth"
+        floor = "" if closed.x_floor is None else f", {closed.x_floor:.2f}x the {which} floor"
         beyond = sorted({r.n for r in timed if r.n > n and r.method in ("closed_form", "fast")})
         more = f"; closed form alone up to n={beyond[-1]} (autograd over budget)" if beyond else ""
         ratio = best.median_s / closed.median_s

@@ -1,0 +1,99 @@
+"""How long drawing a large input takes, old sampler against the fast one, in the same run.
+
+    python bench/draw_speed.py                 # the full table (about 2 minutes on 2 cores)
+    python bench/draw_speed.py --quick         # n = 2048 / 4096 general only
+
+General matrices are measured in passes: draw time / the time of one ``A.sum()`` over a matrix of
+the same shape and dtype. Structured ones (invertible, spd) against one ``torch.linalg.slogdet``
+of the drawn matrix, an O(n^3) f of the same size. "old" is matcalc.domains.draw with the fast path
+switched off (the sampler every draw used before, and every draw below the threshold still uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import platform
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from tabulate import tabulate
+
+import matcalc as mc
+from matcalc import sampling
+from matcalc.domains import draw
+from matcalc.timing import median_time
+
+CPU = torch.device("cpu")
+
+
+def _draw_fn(structure: str, n: int, dtype: torch.dtype, fast: bool) -> Callable[[], Any]:
+    dom = mc.matrix("n", "n", structure=structure)
+
+    def run() -> torch.Tensor:
+        saved = sampling.FAST_DRAW_MIN_NUMEL
+        sampling.FAST_DRAW_MIN_NUMEL = saved if fast else 2**62
+        try:
+            return draw(dom, (n, n), torch.Generator().manual_seed(0), dtype=dtype, others={})
+        finally:
+            sampling.FAST_DRAW_MIN_NUMEL = saved
+
+    return run
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    general = [(2048, torch.float64)] if args.quick else [(8192, torch.float64), (8192, torch.float32)]
+    for n, dtype in general:
+        a = torch.ones(n, n, dtype=dtype)
+        one_pass = median_time(lambda a=a: a.sum(), CPU, repeats=7, warmup=2)
+        del a
+        times = {}
+        for which in ("old", "fast"):
+            fn = _draw_fn("general", n, dtype, which == "fast")
+            times[which] = median_time(fn, CPU, repeats=args.repeats if which == "fast" else 2, warmup=1)
+        rows.append(["general", n, str(dtype).removeprefix("torch."), "one A.sum()", f"{one_pass * 1e3:.3g} ms",
+                     f"{times['old']:.3g} s", f"{times['old'] / one_pass:.1f}",
+                     f"{times['fast'] * 1e3:.3g} ms", f"{times['fast'] / one_pass:.1f}",
+                     f"{times['old'] / times['fast']:.1f}x"])
+    structured = [] if args.quick else [(s, n) for n in (2048, 4096) for s in ("invertible", "spd")]
+    for structure, n in structured:
+        x = _draw_fn(structure, n, torch.float64, True)()
+        unit = median_time(lambda x=x: torch.linalg.slogdet(x), CPU, repeats=3, warmup=1)
+        del x
+        times = {}
+        for which in ("old", "fast"):
+            fn = _draw_fn(structure, n, torch.float64, which == "fast")
+            reps = args.repeats if which == "fast" else (2 if n <= 2048 else 1)
+            times[which] = median_time(fn, CPU, repeats=reps, warmup=1 if which == "fast" or n <= 2048 else 0)
+        rows.append([structure, n, "float64", "one slogdet", f"{unit * 1e3:.3g} ms",
+                     f"{times['old']:.3g} s", f"{times['old'] / unit:.2f}",
+                     f"{times['fast'] * 1e3:.3g} ms", f"{times['fast'] / unit:.2f}",
+                     f"{times['old'] / times['fast']:.1f}x"])
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, {cpu_name()}, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, Python {platform.python_version()}, "
+          f"fast path at >= 2**{int(math.log2(sampling.FAST_DRAW_MIN_NUMEL))} entries\n")
+    print(tabulate(rows, headers=["structure", "n", "dtype", "unit", "unit time", "old draw", "old / unit",
+                                  "fast draw", "fast / unit", "old / fast"],
+                   tablefmt="github", disable_numparse=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Large inputs drawn at close to memory speed: the samplers :func:`matcalc.domains.draw` switches
+to at and above :data:`FAST_DRAW_MIN_NUMEL` entries.
+
+Example::
+
+    >>> import torch
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> a = draw_large("spd", (200, 200), gen, torch.float64)
+    >>> bool(torch.equal(a, a.T))
+    True
+    >>> ev = torch.linalg.eigvalsh(a)
+    >>> bool(ev.min() > 1 - 1e-9 and ev.max() < 10 + 1e-9)
+    True
+
+Why a second set of samplers, and why only above a size:
+
+- ``torch.randn(8192, 8192, dtype=torch.float64)`` runs a scalar Mersenne-Twister and Box-Muller
+  loop: on this project's CPU about 70 passes over the matrix (``bench/draw_speed.py`` measures
+  it). Here a Gaussian is drawn by ``torch.randn`` in float32 (the same Box-Muller algorithm,
+  vectorized by torch for float32) in chunks of :data:`CHUNK` entries, each chunk from its own
+  ``torch.Generator`` seeded by ``numpy.random.SeedSequence(seed).generate_state``, the chunks
+  spread over threads, then widened to float64 chunk by chunk while the chunk is in cache. The
+  values do not depend on the number of threads. Entries are i.i.d. N(0, 1) exactly as
+  ``torch.randn(dtype=torch.float32)`` draws them (so float32 resolution, widened exactly).
+- The output is allocated by numpy (:func:`matcalc.buffers.empty`), which asks the kernel for
+  transparent huge pages; torch's own allocator faults in 4 KiB pages, which on this machine costs
+  more than writing the matrix.
+- Structured matrices avoid the O(n^3) QR of a Gaussian: their orthogonal factors are a random
+  permutation times a block reflector ``I - 2 W W^T`` with ``W`` n x :data:`REFLECTOR_RANK`
+  orthonormal (the QR of a thin Gaussian, O(n k^2)). ``Q diag(l) Q^T`` and ``U diag(s) V^T`` are
+  then a diagonal plus a rank-2k product: one matrix product with an inner dimension of 2k, one
+  write of the output. Eigenvalues and singular values are exactly ``l`` and ``s`` up to rounding,
+  so the conditioning guarantees of :data:`matcalc.domains.MATRIX_STRUCTURES` are proven the same
+  way; what changes is only the distribution of the orthogonal factor (no longer Haar).
+- Small draws keep the original samplers bit for bit: seeds recorded in tests, the 100-seed sweep
+  record and the docs keep drawing the same inputs. 2**20 entries (8 MiB in float64, n = 1024) is
+  where the original samplers start to cost more than the f they feed: below it a draw is
+  milliseconds.
+
+All randomness comes from the check's private generator (a 63-bit stream seed is drawn from it),
+never from torch's or numpy's global RNG.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from matcalc.buffers import empty
+
+# At and above this many entries, draw() uses the samplers below (tests lower it to exercise them).
+FAST_DRAW_MIN_NUMEL = 2**20
+# Entries per independent stream. Part of the definition of the drawn values: changing it changes them.
+CHUNK = 2**16
+# Entries per elementwise call inside a chunk: at most ATen's grain size, so that a call never
+# starts its own thread team inside our worker threads.
+_PIECE = 2**15
+# Columns of W in the block reflector I - 2 W W^T.
+REFLECTOR_RANK = 8
+# Structures with a fast sampler on every device; general/symmetric/positive/nonzero have one on CPU
+# only (on CUDA torch's Philox generator already runs at memory speed).
+STRUCTURED = frozenset({"spd", "separated_eigenvalues", "invertible", "full_column_rank", "orthogonal"})
+ELEMENTWISE = frozenset({"general", "symmetric", "positive", "nonzero"})
+
+
+def is_large(shape: tuple[int, ...]) -> bool:
+    """True when a draw of this shape takes the fast path.
+
+    >>> is_large((1024, 1024)), is_large((1023, 1024))
+    (True, False)
+    """
+    return math.prod(shape) >= FAST_DRAW_MIN_NUMEL
+
+
+def stream_seed(gen: torch.Generator) -> int:
+    """A 63-bit seed drawn from ``gen``, for the streams of one large input.
+
+    >>> stream_seed(torch.Generator().manual_seed(0)) == stream_seed(torch.Generator().manual_seed(0))
+    True
+    """
+    return int(torch.randint(2**62, (1,), generator=gen, device=gen.device).item())
+
+
+def _workers(nchunks: int, workers: int | None) -> int:
+    if workers is None:
+        workers = min(torch.get_num_threads(), os.cpu_count() or 1)
+    return max(1, min(workers, nchunks))
+
+
+def _chunked(kind: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype,
+             workers: int | None) -> torch.Tensor:
+    out = empty(shape, dtype, torch.device("cpu"))
+    flat = out.view(-1)
+    numel = flat.numel()
+    nchunks = max(1, -(-numel // CHUNK))
+    seeds = np.random.SeedSequence(seed).generate_state(nchunks, dtype=np.uint64)
+    direct = dtype == torch.float32
+
+    def work(first: int, step: int) -> None:
+        scratch = None if direct else torch.empty(CHUNK, dtype=torch.float32)
+        g = torch.Generator()
+        for k in range(first, nchunks, step):
+            g.manual_seed(int(seeds[k]))
+            lo, hi = k * CHUNK, min((k + 1) * CHUNK, numel)
+            for p in range(lo, hi, _PIECE):
+                q = min(p + _PIECE, hi)
+                buf = flat[p:q] if scratch is None else scratch[: q - p]
+                if kind == "normal":
+                    torch.randn(q - p, generator=g, out=buf)
+                else:
+                    torch.rand(q - p, generator=g, out=buf)
+                if scratch is not None:
+                    flat[p:q].copy_(buf)
+
+    n = _workers(nchunks, workers)
+    if n == 1:
+        work(0, 1)
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            for f in [pool.submit(work, i, n) for i in range(n)]:
+                f.result()
+    return out
+
+
+def gaussian(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64, *,
+             workers: int | None = None) -> torch.Tensor:
+    """i.i.d. N(0, 1) entries (float32 Box-Muller, widened), a CPU tensor of ``dtype``; the same
+    values for any number of ``workers``.
+
+    >>> g = gaussian((4, 3), seed=1)
+    >>> bool(torch.equal(g, gaussian((4, 3), seed=1, workers=1))), g.dtype
+    (True, torch.float64)
+    """
+    work_dtype = dtype if dtype in (torch.float64, torch.float32) else torch.float32
+    x = _chunked("normal", shape, seed, work_dtype, workers)
+    return x if work_dtype == dtype else x.to(dtype)
+
+
+def uniform(shape: tuple[int, ...], lo: float, hi: float, seed: int, dtype: torch.dtype = torch.float64,
+            *, workers: int | None = None) -> torch.Tensor:
+    """i.i.d. entries uniform in [lo, hi] (float32 uniforms, widened), a CPU tensor of ``dtype``.
+
+    >>> u = uniform((1000,), 0.5, 2.0, seed=3)
+    >>> bool(u.min() >= 0.5 and u.max() <= 2.0)
+    True
+    """
+    work_dtype = dtype if dtype in (torch.float64, torch.float32) else torch.float32
+    x = _chunked("uniform", shape, seed, work_dtype, workers).mul_(hi - lo).add_(lo)
+    return x if work_dtype == dtype else x.to(dtype)
+
+
+def symmetrize_(a: torch.Tensor, tile: int = 128) -> torch.Tensor:
+    """A <- (A + A^T) / 2 in place, tile by tile (one read and one write of A, no second matrix);
+    the result is exactly symmetric.
+
+    >>> a = torch.arange(9.0).reshape(3, 3)
+    >>> symmetrize_(a).tolist()
+    [[0.0, 2.0, 4.0], [2.0, 4.0, 6.0], [4.0, 6.0, 8.0]]
+    """
+    n = a.shape[0]
+    for i in range(0, n, tile):
+        for j in range(i, n, tile):
+            block = (a[i:i + tile, j:j + tile] + a[j:j + tile, i:i + tile].T).mul_(0.5)
+            a[i:i + tile, j:j + tile] = block
+            if j != i:
+                a[j:j + tile, i:i + tile] = block.T
+    return a
+
+
+def orthonormal_columns(n: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    """n x k with orthonormal columns spanning a uniformly random subspace (QR of a Gaussian), float64.
+
+    >>> w = orthonormal_columns(50, 4, torch.Generator().manual_seed(0))
+    >>> bool(torch.allclose(w.T @ w, torch.eye(4, dtype=torch.float64)))
+    True
+    """
+    g = torch.randn(n, k, generator=gen, device=gen.device, dtype=torch.float64)
+    return torch.linalg.qr(g).Q
+
+
+def spectral(eigenvalues: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Q diag(l) Q^T with Q = I - 2 W W^T (W orthonormal, REFLECTOR_RANK columns), float64 and
+    exactly symmetric: its eigenvalues are ``eigenvalues``.
+
+    >>> a = spectral(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64), torch.Generator())
+    >>> [round(v, 9) for v in torch.linalg.eigvalsh(a).tolist()]
+    [1.0, 2.0, 3.0, 4.0]
+    """
+    n = eigenvalues.shape[0]
+    k = min(REFLECTOR_RANK, n)
+    w = orthonormal_columns(n, k, gen)
+    m = eigenvalues.unsqueeze(1) * w                     # diag(l) W
+    eye = torch.eye(k, dtype=torch.float64, device=w.device)
+    # (I - 2WW^T) L (I - 2WW^T) = L + [W, LW] [[4 W^T L W, -2I], [-2I, 0]] [W, LW]^T
+    inner = torch.cat([torch.cat([4 * (w.T @ m), -2 * eye], 1),
+                       torch.cat([-2 * eye, torch.zeros_like(eye)], 1)], 0)
+    z = torch.cat([w, m], 1)
+    out = empty((n, n), torch.float64, w.device)
+    torch.mm(z @ inner, z.T, out=out)
+    symmetrize_(out)
+    out.diagonal().add_(eigenvalues)
+    return out
+
+
+def singular(rows: int, singular_values: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """U diag(s) V^T, rows x len(s), float64, with U = P (I - 2 W W^T)[:, :cols] (P a random
+    permutation) and V = I - 2 X X^T: its singular values are ``s``.
+
+    >>> a = singular(5, torch.tensor([1.0, 3.0, 2.0], dtype=torch.float64), torch.Generator())
+    >>> [round(v, 9) for v in torch.linalg.svdvals(a).tolist()]
+    [3.0, 2.0, 1.0]
+    """
+    s = singular_values
+    cols = s.shape[0]
+    dev = s.device
+    wu = orthonormal_columns(rows, min(REFLECTOR_RANK, cols), gen)
+    wv = orthonormal_columns(cols, min(REFLECTOR_RANK, cols), gen)
+    perm = torch.randperm(rows, generator=gen, device=dev)
+    # U_c S V^T = E_c S + [pad(S Wv), Wu] [-2 Wv, -2 V S Wc]^T with Wc = Wu[:cols], V = I - 2 Wv Wv^T
+    swv = s.unsqueeze(1) * wv
+    swc = s.unsqueeze(1) * wu[:cols]
+    vswc = swc - 2 * wv @ (wv.T @ swc)
+    left = torch.cat([torch.cat([swv, swv.new_zeros(rows - cols, swv.shape[1])], 0), wu], 1)
+    right = torch.cat([-2 * wv, -2 * vswc], 1)
+    out = empty((rows, cols), torch.float64, dev)
+    torch.mm(left[perm], right.T, out=out)               # P (low-rank part)
+    hit = torch.nonzero(perm < cols).squeeze(1)          # P E_c S: row i gets s[perm[i]] at column perm[i]
+    out.index_put_((hit, perm[hit]), s[perm[hit]], accumulate=True)
+    return out
+
+
+def _uniform_small(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor:
+    u = torch.rand(n, generator=gen, device=gen.device, dtype=torch.float64)
+    return lo + (hi - lo) * u
+
+
+def draw_large(structure: str, shape: tuple[int, ...], gen: torch.Generator,
+               dtype: torch.dtype) -> torch.Tensor | None:
+    """The fast sampler's draw of ``structure`` at ``dtype``, or None where there is none (then the
+    original sampler is used). Symmetric structures come back exactly symmetric at ``dtype``.
+
+    >>> x = draw_large("general", (2048, 512), torch.Generator().manual_seed(0), torch.float32)
+    >>> x.dtype, tuple(x.shape)
+    (torch.float32, (2048, 512))
+    """
+    device = gen.device
+    if structure in ELEMENTWISE and device.type == "cpu":
+        seed = stream_seed(gen)
+        if structure == "positive":
+            return uniform(shape, 0.5, 2.0, seed, dtype)
+        x = gaussian(shape, seed, dtype)
+        if structure == "symmetric":
+            symmetrize_(x)
+        elif structure == "nonzero":
+            radius = float(_uniform_small(1, 0.5, 1.5, gen)) * math.sqrt(x.numel())
+            x.mul_(radius / max(float(torch.linalg.vector_norm(x, dtype=torch.float64)), 1e-300))
+        return x
+    if structure not in STRUCTURED:
+        return None
+    rows, cols = shape
+    if structure == "spd":
+        x = spectral(_uniform_small(rows, 1.0, 10.0, gen), gen)
+    elif structure == "separated_eigenvalues":
+        steps = torch.arange(rows, device=device, dtype=torch.float64) - rows // 2
+        lam = steps + _uniform_small(rows, 0.25, 0.75, gen)
+        x = spectral(lam[torch.randperm(rows, generator=gen, device=device)], gen)
+    elif structure == "orthogonal":
+        x = singular(rows, torch.ones(cols, dtype=torch.float64, device=device), gen)
+    else:  # invertible, full_column_rank (rows >= cols is checked by the caller)
+        x = singular(rows, _uniform_small(cols, 1.0, 10.0, gen), gen)
+    if dtype == torch.float64:
+        return x
+    out = empty(shape, dtype, device)
+    return out.copy_(x)  # elementwise rounding keeps exact symmetry
