@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from matcalc.cli.bench import render_bench, verdicts
 
 from matcalc.bench import FLOP_MODELS, BenchRow, floors, run_bench
-from matcalc.bench_cli import render_bench, verdicts
 from matcalc.catalog import RULES
 
 
