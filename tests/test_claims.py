@@ -16,6 +16,8 @@ from matcalc.cli import main
 
 T, F = True, False
 
+GELU_GRAD = "g * (0.5 * (1 + erf(x / sqrt(2))) + x * exp(-x * x / 2) / sqrt(2 * 3.141592653589793))"
+
 # (f, wrt, derivative, where, layout, holds)
 CLAIMS = [
     # the seed's four identities and their wrong variants, with no declarations
@@ -121,6 +123,34 @@ CLAIMS = [
     ("log(x @ x)", "x", "2 * x / (x @ x)", {"x": mc.vector("n", nonzero=True)}, "numerator", T),
     ("norm(x - a)", "x", "(x - a) / norm(x - a)", "x: n != a", "numerator", T),
     ("norm(x - a)", "x", "(x - a) / norm(x - a) ** 2", "x: n != a", "numerator", F),
+    # erf and GELU
+    ("sum(erf(x))", "x", "2 / sqrt(3.141592653589793) * exp(-x * x)", None, "numerator", T),
+    ("sum(erf(x))", "x", "exp(-x * x)", None, "numerator", F),
+    ("g @ gelu(x)", "x", GELU_GRAD, None, "numerator", T),
+    ("g @ gelu(x)", "x", "g * 0.5 * (1 + erf(x / sqrt(2)))", None, "numerator", F),
+    # reductions along an axis, keepdim, broadcasting, sizes, row-wise softmax (deep learning)
+    ("sum(G * (X @ W.T + b))", "b", "sum(G, 0)", None, "numerator", T),
+    ("sum(G * (X @ W.T + b))", "b", "sum(G, 1)", None, "numerator", F),
+    ("sum(G * (X @ W.T + b))", "W", "G.T @ X", None, "numerator", T),
+    ("sum(X * b)", "b", "sum(X, -2)", None, "numerator", T),
+    ("sum(X / b)", "b", "-sum(X, 0) / b ** 2", None, "numerator", T),
+    ("sum(X / b)", "b", "sum(X, 0) / b ** 2", None, "numerator", F),
+    ("x ** 2 @ A", "x", "2 * A.T * x", None, "numerator", T),
+    ("x ** 2 @ A", "x", "2 * A * x", "A: n x n", "numerator", F),
+    ("sum(Y * (X - mean(X, 1, keepdim=True)))", "X", "Y - mean(Y, 1, keepdim=True)", None, "numerator", T),
+    ("sum(Y * (X - mean(X, 1, keepdim=True)))", "X", "Y - mean(Y, 0, keepdim=True)", None, "numerator", F),
+    ("sum(Y * (X - mean(X, 0)))", "X", "Y - mean(Y, 0)", None, "numerator", T),
+    ("sum(Y * (X - mean(X, 0)))", "X", "Y - mean(Y, 1, keepdim=True)", None, "numerator", F),
+    ("sum(X, 1, keepdim=False) @ y", "X", "outer(y, ones_like(sum(X, 0)))", None, "numerator", T),
+    ("sum(X) / X.shape[0]", "X", "ones_like(X) / X.shape[0]", None, "numerator", T),
+    ("sum(X) / X.shape[0]", "X", "ones_like(X) / X.shape[-1]", None, "numerator", F),
+    ("sum(Y * softmax(X))", "X", "softmax(X) * (Y - sum(Y * softmax(X), 1, keepdim=True))", None, "numerator", T),
+    ("sum(Y * softmax(X))", "X", "softmax(X) * (Y - sum(Y * softmax(X), 0, keepdim=True))", None, "numerator", F),
+    ("sum(logsumexp(X))", "X", "softmax(X)", None, "numerator", T),
+    ("sum(logsumexp(X))", "X", "softmax(X.T).T", "X: n x n", "numerator", F),
+    ("sum(G * (softmax(Q @ K.T / sqrt(Q.shape[1])) @ V))", "V", "softmax(Q @ K.T / sqrt(Q.shape[1])).T @ G",
+     None, "numerator", T),
+    ("sum(G * (softmax(Q @ K.T / sqrt(Q.shape[1])) @ V))", "V", "softmax(Q @ K.T).T @ G", None, "numerator", F),
 ]
 
 
@@ -169,7 +199,15 @@ def test_declarations_override_and_keep_domains() -> None:
 
 SHAPE_ERRORS = [
     ("x @ A @ y", "x", "A @ y", "A: n x m; y: k", "  x @ A @ y\n  ^^^^^^^^^"),
-    ("A + x", "x", "I", None, "  A + x\n  ^^^^^"),
+    ("A + x", "x", "I", "A: n x m; x: n", "  A + x\n  ^^^^^"),
+    ("x + A", "x", "I", "A: n x m; x: n", "broadcast"),
+    ("sum(X, 2)", "X", "ones_like(X)", None, "out of range"),
+    ("sum(X, -3)", "X", "ones_like(X)", None, "out of range"),
+    ("sum(x, 1)", "x", "ones_like(x)", None, "along axis 1"),
+    ("mean(x, 0, keepdim=True)", "x", "x", None, "needs a matrix"),
+    ("x.shape[1] * sum(x)", "x", "x", None, "no axis 1"),
+    ("softmax(s)", "s", "s", "s: scalar", "a vector or a matrix"),
+    ("sum(X, 0) @ y", "X", "X", "X: n x m; y: n", "(m vs n)"),
     ("tr(X)", "X", "I", "X: n x m", "square"),
     ("x.T @ A @ x", "x", "x", None, "  x.T @ A @ x\n  ^^^\n"[:-1]),
     ("x @ s", "x", "s", "s: scalar", "is a scalar"),
@@ -244,6 +282,40 @@ HOSTILE = [
     "",
     "tr",
     "eye(10**9)",
+    # sizes and axes: integer constants in range, never computed, never a subscript of anything else
+    "x[0]",
+    "X[0, 1]",
+    "X.shape",
+    "X.shape[10**100]",
+    "X.shape[99]",
+    "X.shape[-3]",
+    "X.shape[n]",
+    "X.shape[0:1]",
+    "X.shape[1.0]",
+    "X.shape[True]",
+    "X.shape[0 + 1]",
+    "X.shape[0]()",
+    "X.shape.T",
+    "x.__class__.shape[0]",
+    "().shape[0]",
+    "tr.shape[0]",
+    "I.shape[0]",
+    "_X.shape[0]",
+    "getattr(X, 'shape')[0]",
+    "eye(X.shape[0])",
+    "sum(X, 10**100)",
+    "sum(X, n)",
+    "sum(X, 1 + 0)",
+    "sum(X, 0.0)",
+    "sum(X, True)",
+    "sum(X, axis=0)",
+    "sum(X, 0, keepdim=1)",
+    "sum(X, 0, keepdim=__import__('os'))",
+    "sum(X, 0, keepdim=True, out=X)",
+    "sum(X, 0, **k)",
+    "sum(X, 0, 1)",
+    "mean(X, keepdim=True)",
+    "tr(X, keepdim=True)",
 ]
 
 
@@ -275,6 +347,22 @@ def test_hostile_input_on_the_command_line(capsys: pytest.CaptureFixture[str]) -
     ("sum((X @ w - y) ** 2)", "w", "2 * (X @ w - y) @ X", "numerator",
      r"\frac{\partial \mathrm{sum}((X w - y)^{\circ 2})}{\partial w} = 2 (X w - y)^\top X"),
     ("A @ (x * x)", "x", "2 * A @ diag(x)", "numerator", r"D_{x}(A (x \odot x)) = 2 A \mathrm{diag}(x)"),
+    # a vector broadcast along a matrix's rows is the matrix 1 b^T; reductions carry their axis
+    ("sum(G * (X @ W.T + b))", "b", "sum(G, 0)", "numerator",
+     r"\frac{\partial \mathrm{sum}(G \odot (X W^\top + \mathbf{1} b^\top))}{\partial b} = \mathrm{sum}_{0}(G)"),
+    ("sum(X / b)", "b", "-sum(X, 0) / b ** 2", "numerator",
+     r"\frac{\partial \mathrm{sum}(X \oslash \mathbf{1} b^\top)}{\partial b} = -\mathrm{sum}_{0}(X) \oslash b^{\circ 2}"),
+    ("sum(Y * (X - mean(X, 1, keepdim=True)))", "X", "Y - mean(Y, 1, keepdim=True)", "numerator",
+     r"\frac{\partial \mathrm{sum}(Y \odot (X - \mathrm{mean}_{1}(X)))}{\partial X} = Y - \mathrm{mean}_{1}(Y)"),
+    # a size is the dim's name; 1e-05 is 10^{-5}; the float pi is pi; a power is wrapped before ^T
+    ("sum(X) / X.shape[0]", "X", "ones_like(X) / X.shape[0]", "numerator",
+     r"\frac{\partial \frac{\mathrm{sum}(X)}{n}}{\partial X} = \frac{\mathbf{1}}{n}"),
+    ("sum(erf(x)) + 1e-05", "x", "2 / sqrt(3.141592653589793) * exp(-x * x)", "numerator",
+     r"\frac{\partial (\mathrm{sum}(\mathrm{erf}(x)) + 10^{-5})}{\partial x} = \frac{2}{\sqrt{\pi}} \exp(-x \odot x)"),
+    ("x ** 2 @ A", "x", "2 * A.T * x", "numerator",
+     r"D_{x}((x^{\circ 2})^\top A) = 2 A^\top \odot \mathbf{1} x^\top"),
+    ("g @ gelu(x)", "x", "g * 0.5 * (1 + erf(x / sqrt(2)))", "numerator",
+     r"\frac{\partial g^\top \mathrm{GELU}(x)}{\partial x} = 0.5 g \odot (1 + \mathrm{erf}(\frac{x}{\sqrt{2}}))"),
 ])
 def test_latex_is_rendered_from_the_text(f: str, wrt: str, derivative: str, layout: str, latex: str) -> None:
     rule = mc.claim(f, wrt=wrt, derivative=derivative, layout=layout)

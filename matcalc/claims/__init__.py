@@ -118,7 +118,10 @@ def claim(
     def rank(node: Node) -> int:
         return len(shapes.node_shapes[id(node)])
 
-    statement = _statement(f_tree, d_tree, wrt, layout, kind, rank, bool(f_shape))
+    def dim(node: Node) -> str:  # the dim that X.shape[k] reads
+        return str(shapes.dim_name(shapes.node_shapes[id(node.args[0])][int(node.value)]))  # type: ignore[call-overload]
+
+    statement = _statement(f_tree, d_tree, wrt, layout, kind, rank, dim, bool(f_shape))
     rule = Rule(name=name if name is not None else _name(f), f=f_fn, derivative=d_fn, wrt=wrt,
                 inputs=inputs, layout=layout, latex=statement, kind=kind,  # type: ignore[arg-type]
                 **fields)
@@ -179,11 +182,11 @@ def _name(f: str) -> str:
 
 
 def _statement(f_tree: Node, d_tree: Node, wrt: str, layout: str, kind: str,
-               rank: Any, vector_f: bool) -> str:
-    text, prec = _Renderer(rank).render(f_tree)
+               rank: Any, dim: Any, vector_f: bool) -> str:
+    text, prec = _Renderer(rank, dim).render(f_tree)
     f_tex = text if prec >= PRODUCT and not text.startswith("-") else f"({text})"
     w = symbol(wrt)
-    d_tex = to_latex(d_tree, rank)
+    d_tex = to_latex(d_tree, rank, dim)
     if kind == "hessian":
         return rf"\frac{{\partial^2 {f_tex}}}{{\partial {w}\, \partial {w}^\top}} = {d_tex}"
     if not vector_f:

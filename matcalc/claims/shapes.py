@@ -270,6 +270,12 @@ class Shapes:
             return (inner[1], inner[0])
         if kind == "pow":
             return self.infer(node.args[0])
+        if kind == "size":
+            shape = self.infer(node.args[0])
+            if not -len(shape) <= int(node.value) < len(shape):  # type: ignore[call-overload]
+                raise self.error(f"{self.text(node.args[0])} is {self.show(shape)}, which has no "
+                                 f"axis {node.value}", node)
+            return ()
         if kind == "call":
             return self.call(node)
         left, right = (self.infer(a) for a in node.args)
@@ -290,19 +296,34 @@ class Shapes:
         self.unify(left[-1], right[0], node, why)
         return left[:-1] + right[1:]
 
+    def is_one(self, d: int) -> bool:
+        """Whether dim ``d`` is the size 1 that a keepdim reduction leaves (it broadcasts)."""
+        return self.dims.label.get(self.dims.find(d)) == 1
+
     def elementwise(self, node: Node, left: Shape, right: Shape) -> Shape:
+        """Equal shapes, or shapes that broadcast as in PyTorch: a scalar against anything, a
+        vector along the rows of a matrix (its length is the matrix's columns), and a size-1 axis
+        (from a keepdim reduction) against any size."""
         if not left:
             return right
         if not right:
             return left
         a, b = node.args
-        why = (f"{node.kind} needs equal shapes, but {self.text(a)} is {self.show(left)} and "
-               f"{self.text(b)} is {self.show(right)}")
-        if len(left) != len(right):
-            raise self.error(f"shape conflict: {why}", node)
-        for i, j in zip(left, right, strict=True):
-            self.unify(i, j, node, why)
-        return left
+        why = (f"{node.kind} needs shapes that broadcast, but {self.text(a)} is {self.show(left)} "
+               f"and {self.text(b)} is {self.show(right)}")
+        width = max(len(left), len(right))
+        lpad = (None,) * (width - len(left)) + tuple(left)
+        rpad = (None,) * (width - len(right)) + tuple(right)
+        out: list[int] = []
+        for i, j in zip(lpad, rpad, strict=True):
+            if i is None or j is None:
+                out.append(j if i is None else i)  # type: ignore[arg-type]
+            elif self.is_one(i) != self.is_one(j):
+                out.append(j if self.is_one(i) else i)
+            else:
+                self.unify(i, j, node, why)
+                out.append(i)
+        return tuple(out)
 
     def call(self, node: Node) -> Shape:
         fn = str(node.value)
@@ -324,14 +345,18 @@ class Shapes:
         if fn == "pinv":
             need(2, "a matrix")
             return (x[1], x[0])
+        if fn in ("sum", "mean") and len(node.args) > 1:
+            return self.reduction(node, x)
         if fn in ("sum", "mean", "norm"):
             if not x and fn != "norm":
                 raise self.error(f"{fn}() needs a vector or matrix, but {self.text(arg)} is a scalar",
                                  node)
             return ()
-        if fn in ("softmax", "log_softmax", "logsumexp"):
-            need(1, "a vector")
-            return () if fn == "logsumexp" else x
+        if fn in ("softmax", "log_softmax", "logsumexp"):  # a matrix: along each row (dim -1)
+            if len(x) not in (1, 2):
+                raise self.error(f"{fn}() needs a vector or a matrix (taken row by row), but "
+                                 f"{self.text(arg)} is {self.show(x)}", node)
+            return x[:-1] if fn == "logsumexp" else x
         if fn == "diag":
             if len(x) == 1:
                 return (x[0], x[0])
@@ -349,6 +374,20 @@ class Shapes:
                 return ()
             return (x[0], y[0])
         raise self.error(f"{fn}() has no shape rule", node)  # pragma: no cover - FUNCTIONS is closed
+
+    def reduction(self, node: Node, x: Shape) -> Shape:
+        """sum(X, axis) / mean(X, axis): the axis dropped, or kept as size 1 with keepdim."""
+        fn, arg, axis = str(node.value), node.args[0], int(node.args[1].value)  # type: ignore[call-overload]
+        if not -len(x) <= axis < len(x):
+            raise self.error(f"{fn}() along axis {axis}, but {self.text(arg)} is {self.show(x)}",
+                             node)
+        axis %= len(x)
+        if len(node.args) > 2:  # keepdim=True
+            if len(x) != 2:
+                raise self.error(f"{fn}(..., keepdim=True) needs a matrix, but {self.text(arg)} "
+                                 f"is {self.show(x)}", node)
+            return tuple(self.dims.new(1) if i == axis else d for i, d in enumerate(x))
+        return x[:axis] + x[axis + 1:]
 
     # --- after inference -----------------------------------------------------------------------
     def freeze(self) -> None:
