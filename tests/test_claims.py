@@ -151,6 +151,19 @@ CLAIMS = [
     ("sum(G * (softmax(Q @ K.T / sqrt(Q.shape[1])) @ V))", "V", "softmax(Q @ K.T / sqrt(Q.shape[1])).T @ G",
      None, "numerator", T),
     ("sum(G * (softmax(Q @ K.T / sqrt(Q.shape[1])) @ V))", "V", "softmax(Q @ K.T).T @ G", None, "numerator", F),
+    # Kronecker products and the conjugate transpose (.mH is .T on real inputs)
+    ("tr(kron(A, X))", "X", "tr(A) * I", None, "numerator", T),
+    ("tr(kron(A, X))", "X", "tr(A) * X", None, "numerator", F),
+    ("tr(kron(X, X))", "X", "2 * tr(X) * I", None, "numerator", T),
+    ("tr(kron(X, X))", "X", "tr(X) * I", None, "numerator", F),
+    ("kron(a, x) @ kron(b, y)", "x", "(a @ b) * y", None, "numerator", T),
+    ("kron(a, x) @ kron(b, y)", "x", "(a @ a) * y", None, "numerator", F),
+    ("sum(kron(A, X) * kron(B, Y))", "X", "Y * sum(A * B)", None, "numerator", T),
+    ("sum(kron(A, X) * kron(B, Y))", "X", "Y * sum(A * B.T)", "A: n x n; B: n x n", "numerator", F),
+    ("tr(X @ X.mH)", "X", "2 * X", None, "numerator", T),
+    ("tr(X @ X.mH)", "X", "X", None, "numerator", F),
+    ("tr(A @ X.mH)", "X", "A", None, "numerator", T),
+    ("tr(A @ X.mH)", "X", "A.T", "A: n x n", "numerator", F),
 ]
 
 
@@ -208,6 +221,11 @@ SHAPE_ERRORS = [
     ("x.shape[1] * sum(x)", "x", "x", None, "no axis 1"),
     ("softmax(s)", "s", "s", "s: scalar", "a vector or a matrix"),
     ("sum(X, 0) @ y", "X", "X", "X: n x m; y: n", "(m vs n)"),
+    ("kron(A, x)", "A", "A", None, "two matrices or two vectors"),
+    ("tr(kron(A, X) + B)", "X", "I", None, "d1*d3 vs"),
+    ("sum(kron(A, X) @ y)", "X", "I", None, "d2*d4 vs"),
+    ("tr(kron(A, X))", "X", "I", "A: n x m", "(n*d3 vs m*d4)"),
+    ("x.mH @ x", "x", "x", None, ".T transposes a matrix"),
     ("tr(X)", "X", "I", "X: n x m", "square"),
     ("x.T @ A @ x", "x", "x", None, "  x.T @ A @ x\n  ^^^\n"[:-1]),
     ("x @ s", "x", "s", "s: scalar", "is a scalar"),
@@ -316,6 +334,10 @@ HOSTILE = [
     "sum(X, 0, 1)",
     "mean(X, keepdim=True)",
     "tr(X, keepdim=True)",
+    "x.H",
+    "x.mT",
+    "kron(x)",
+    "kron(x, y, z)",
 ]
 
 
@@ -361,6 +383,11 @@ def test_hostile_input_on_the_command_line(capsys: pytest.CaptureFixture[str]) -
      r"\frac{\partial (\mathrm{sum}(\mathrm{erf}(x)) + 10^{-5})}{\partial x} = \frac{2}{\sqrt{\pi}} \exp(-x \odot x)"),
     ("x ** 2 @ A", "x", "2 * A.T * x", "numerator",
      r"D_{x}((x^{\circ 2})^\top A) = 2 A^\top \odot \mathbf{1} x^\top"),
+    ("tr(kron(A, X))", "X", "tr(A) * I", "numerator",
+     r"\frac{\partial \mathrm{Tr}(A \otimes X)}{\partial X} = \mathrm{Tr}(A) I"),
+    ("kron(a, x) @ kron(b, y)", "x", "(a @ b) * y", "numerator",
+     r"\frac{\partial (a \otimes x)^\top (b \otimes y)}{\partial x} = (a^\top b) y"),
+    ("tr(X @ X.mH)", "X", "2 * X", "numerator", r"\frac{\partial \mathrm{Tr}(X X^H)}{\partial X} = 2 X"),
     ("g @ gelu(x)", "x", "g * 0.5 * (1 + erf(x / sqrt(2)))", "numerator",
      r"\frac{\partial g^\top \mathrm{GELU}(x)}{\partial x} = 0.5 g \odot (1 + \mathrm{erf}(\frac{x}{\sqrt{2}}))"),
 ])

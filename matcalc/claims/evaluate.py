@@ -40,7 +40,7 @@ UNARY: dict[str, Callable[[Tensor], Tensor]] = {
 REDUCE: dict[str, Callable[..., Tensor]] = {"sum": torch.sum, "mean": torch.mean}
 BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "@": torch.matmul, "+": torch.add, "-": torch.sub, "*": torch.mul, "/": torch.div,
-    "outer": torch.outer, "dot": torch.dot,
+    "outer": torch.outer, "dot": torch.dot, "kron": torch.kron,
 }
 
 # Where an identity's size comes from: (input name, axis) or a fixed int.
@@ -75,6 +75,8 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
                 return -run(node.args[0])
             if kind == "T":
                 return run(node.args[0]).T
+            if kind == "H":
+                return run(node.args[0]).mH
             if kind == "pow":
                 return run(node.args[0]) ** float(node.value)  # type: ignore[arg-type]
             if kind == "size":

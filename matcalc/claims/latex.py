@@ -120,6 +120,8 @@ class _Renderer:
             if inner.kind == "call" and inner.value == "inv":
                 return self.wrap(inner.args[0], ATOM) + r"^{-\top}", POWER
             return self.wrap(inner, ATOM) + r"^\top", POWER
+        if kind == "H":
+            return self.wrap(args[0], ATOM) + "^H", POWER
         if kind == "pow":
             base = args[0]
             exp = number(node.value, fraction=True)
@@ -242,6 +244,9 @@ class _Renderer:
             if self.rank(arg) == 0:
                 return rf"\lvert {inner} \rvert", ATOM
             return rf"\Vert {inner} \Vert_{'2' if self.rank(arg) == 1 else 'F'}", ATOM
+        if fn == "kron":
+            # binds like the Hadamard product, so that a product of krons gets its parentheses
+            return rf"{self.wrap(arg, PRODUCT)} \otimes {self.wrap(args[1], PRODUCT)}", HADAMARD
         if fn == "outer":
             return f"{self.wrap(arg, PRODUCT)} {self.wrap(args[1], ATOM)}^\\top", PRODUCT
         if fn == "dot":

@@ -29,7 +29,8 @@ RESERVED = frozenset({"I", "eye"})
 
 @dataclass(frozen=True, eq=False)
 class Node:
-    """One node of a claim: ``kind`` is "sym", "num", "I", "eye", "neg", "T", "pow", "call",
+    """One node of a claim: ``kind`` is "sym", "num", "I", "eye", "neg", "T", "H" (``.mH``, the
+    conjugate transpose, which is ``.T`` on real inputs), "pow", "call",
     "size" (``X.shape[k]``, its one argument the symbol) or one of the binary operators "@", "+",
     "-", "*", "/". ``value`` is the symbol's name, the number, the function's name, the exponent,
     eye's dim or the size's axis; ``start``/``end`` are columns in the text. A reduction along an
@@ -51,7 +52,7 @@ FUNCTIONS: dict[str, int] = {
         "tr", "trace", "det", "logdet", "inv", "pinv", "expm", "sum", "mean", "norm", "diag",
         "softmax", "log_softmax", "logsumexp", "gelu", "erf",
     )},
-    "outer": 2, "dot": 2, "matrix_power": 2,
+    "outer": 2, "dot": 2, "matrix_power": 2, "kron": 2,
 }
 ELEMENTWISE = frozenset({
     "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid", "sqrt", "abs", "log", "exp", "relu",
@@ -165,10 +166,11 @@ class _Converter:
         if isinstance(node, ast.Name):
             return self.name(node, start, end)
         if isinstance(node, ast.Attribute):
-            if node.attr != "T":
-                raise self.fail(f"attribute .{node.attr} is not allowed: the only attribute is .T",
-                                node)
-            return Node("T", (self.convert(node.value),), None, start, end)
+            if node.attr not in ("T", "mH"):
+                raise self.fail(f"attribute .{node.attr} is not allowed: the attributes are .T and "
+                                ".mH (and .shape[k])", node)
+            kind = "T" if node.attr == "T" else "H"
+            return Node(kind, (self.convert(node.value),), None, start, end)
         if isinstance(node, ast.Call):
             return self.call(node, start, end)
         if isinstance(node, ast.Subscript):

@@ -136,6 +136,8 @@ class Dims:
     parent: list[int] = field(default_factory=list)
     label: dict[int, str | int] = field(default_factory=dict)
     frozen: set[int] = field(default_factory=set)
+    # a Kronecker product's dim -> its two factors: it merges only with a product of merged factors
+    factors: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def new(self, label: str | int | None = None) -> int:
         """A new dim; a labelled one joins the class that already has its label."""
@@ -159,6 +161,22 @@ class Dims:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
+        if ra in self.factors or rb in self.factors:
+            if ra not in self.factors or rb not in self.factors:
+                return False
+            (a1, a2), (b1, b2) = self.factors[ra], self.factors[rb]
+            trial = self.copy()
+            if not (trial.union(a1, b1) and trial.union(a2, b2)):
+                return False
+            self.parent, self.label, self.frozen, self.factors = (
+                trial.parent, trial.label, trial.frozen, trial.factors)
+            ra, rb = self.find(ra), self.find(rb)
+            if ra == rb:
+                return True
+            self.parent[rb] = ra
+            if rb in self.frozen:
+                self.frozen.add(ra)
+            return True
         la, lb = self.label.get(ra), self.label.get(rb)
         if la is not None and lb is not None and la != lb:
             return False
@@ -172,10 +190,18 @@ class Dims:
         return True
 
     def copy(self) -> Dims:
-        return Dims(list(self.parent), dict(self.label), set(self.frozen))
+        return Dims(list(self.parent), dict(self.label), set(self.frozen), dict(self.factors))
+
+    def product(self, a: int, b: int) -> int:
+        """A new dim whose size is the product of dims a and b (a Kronecker product's)."""
+        self.parent.append(len(self.parent))
+        self.factors[len(self.parent) - 1] = (a, b)
+        return len(self.parent) - 1
 
     def show(self, i: int) -> str:
         r = self.find(i)
+        if r in self.factors:
+            return "*".join(self.show(f) for f in self.factors[r])
         return str(self.label.get(r, f"d{r + 1}"))
 
 
@@ -262,7 +288,7 @@ class Shapes:
             return (d, d)
         if kind == "neg":
             return self.infer(node.args[0])
-        if kind == "T":
+        if kind in ("T", "H"):
             inner = self.infer(node.args[0])
             if len(inner) != 2:
                 raise self.error(f"{self.text(node.args[0])} is {self.show(inner)}; .T transposes a "
@@ -364,6 +390,12 @@ class Shapes:
             self.unify(x[0], x[1], node, f"diag() of a matrix needs it square; {self.text(arg)} is "
                                          f"{self.show(x)}")
             return (x[0],)
+        if fn == "kron":
+            y = shapes[1]
+            if len(x) != len(y) or not x:
+                raise self.error(f"kron() needs two matrices or two vectors, got {self.show(x)} and "
+                                 f"{self.show(y)}", node)
+            return tuple(self.dims.product(i, j) for i, j in zip(x, y, strict=True))
         if fn in ("outer", "dot"):
             y = shapes[1]
             if len(x) != 1 or len(y) != 1:
@@ -420,7 +452,10 @@ class Shapes:
                                  "with a dim n that an input has", node)
 
     def dim_name(self, d: int) -> str | int:
-        return self.dims.label[self.dims.find(d)]
+        root = self.dims.find(d)
+        if root in self.dims.factors:
+            return "*".join(str(self.dim_name(f)) for f in self.dims.factors[root])
+        return self.dims.label[root]
 
     def resolved(self, shape: Shape) -> tuple[str | int, ...]:
         return tuple(self.dim_name(d) for d in shape)
