@@ -508,7 +508,71 @@ def test_catalog_statements_are_rendered_from_the_checked_text() -> None:
                          layout=rule.layout, kind=rule.kind)
         assert again.latex == rule.latex and dict(again.inputs) == dict(rule.inputs), rule.name
         inputs = draw_inputs(rule, resolve_sizes(rule, None), torch.device("cpu"), torch.float64, 0)
+        if rule.kind == "differential":
+            inputs |= {f"d{w}": torch.randn_like(inputs[w]) for w in rule.wrt_names}
         torch.testing.assert_close(again.derivative(**inputs), rule.derivative(**inputs), msg=rule.name)
+
+
+# --- differentials ------------------------------------------------------------------------------
+
+# (f, wrt, differential, where, holds): the differential uses the direction dX of each X in wrt
+DIFFERENTIALS = [
+    ("X @ Y", ("X", "Y"), "dX @ Y + X @ dY", None, T),
+    ("X @ Y", ("X", "Y"), "dX @ Y", None, F),
+    ("X @ Y", ("X", "Y"), "Y @ dX + dY @ X", "X: n x n; Y: n x n", F),
+    ("X @ Y", "X", "dX @ Y", None, T),
+    ("X @ Y", "X", "dX", None, F),  # the shape of dX, not of f: fails, does not raise
+    ("inv(X)", ("X",), "-inv(X) @ dX @ inv(X)", "X: invertible", T),
+    ("inv(X)", ("X",), "-inv(X) @ inv(X) @ dX", "X: invertible", F),
+    ("det(X)", ("X",), "det(X) * tr(inv(X) @ dX)", "X: invertible", T),
+    ("det(X)", ("X",), "det(X) * tr(dX)", "X: invertible", F),
+    ("kron(X, Y)", ("X", "Y"), "kron(dX, Y) + kron(X, dY)", None, T),
+    ("kron(X, Y)", ("X", "Y"), "kron(dX, dY)", None, F),
+    ("alpha * X", ("X", "alpha"), "alpha * dX + dalpha * X", "alpha: scalar", T),
+    ("alpha * X", ("X", "alpha"), "alpha * dX", "alpha: scalar", F),
+    ("logdet(X)", ("X",), "sum(inv(X) * dX)", "X: spd", T),
+    ("logdet(X)", ("X",), "sum((2 * inv(X) - inv(X) * I) * dX)", "X: spd", F),
+    ("x @ A @ x", ("x",), "dx @ (A + A.T) @ x", None, T),
+    ("x @ A @ x", ("x",), "2 * dx @ A @ x", None, F),
+]
+
+
+@pytest.mark.parametrize(("f", "wrt", "derivative", "where", "holds"), DIFFERENTIALS,
+                         ids=[f"{c[0]} -> {c[2]}" for c in DIFFERENTIALS])
+def test_differential_claim(f: str, wrt: str | tuple[str, ...], derivative: str, where: str | None,
+                            holds: bool) -> None:
+    rule = mc.claim(f, wrt=wrt, derivative=derivative, where=where, kind="differential")
+    assert rule.kind == "differential" and rule.wrt == wrt
+    assert not any(name.startswith("d") for name in rule.inputs)  # directions are not inputs
+    assert mc.check(rule, seed=0, diagnose_structure=False).passed is holds
+    assert mc.check(rule, dtype=torch.float32, seed=1, diagnose_structure=False).passed is holds
+
+
+@pytest.mark.parametrize(("f", "wrt", "derivative", "latex"), [
+    ("X @ Y", ("X", "Y"), "dX @ Y + X @ dY", r"\partial (X Y) = (\partial X) Y + X (\partial Y)"),
+    ("inv(X)", ("X",), "-inv(X) @ dX @ inv(X)", r"\partial X^{-1} = -X^{-1} (\partial X) X^{-1}"),
+    ("X.T", ("X",), "dX.T", r"\partial X^\top = (\partial X)^\top"),
+    ("tr(X)", ("X",), "tr(dX)", r"\partial \mathrm{Tr}(X) = \mathrm{Tr}(\partial X)"),
+    ("X + Y", ("X", "Y"), "dX + dY", r"\partial (X + Y) = \partial X + \partial Y"),
+])
+def test_differential_latex(f: str, wrt: tuple[str, ...], derivative: str, latex: str) -> None:
+    assert mc.claim(f, wrt=wrt, derivative=derivative, kind="differential").latex == latex
+
+
+@pytest.mark.parametrize(("f", "wrt", "derivative", "where", "expect"), [
+    ("X @ dX", ("X",), "dX", "dX: n x n", "direction of X"),
+    ("X @ Y", ("X", "X"), "dX @ Y", None, "twice"),
+    ("X @ Y", ("X", 3), "dX @ Y", None, "wrt must name"),
+    ("X @ Y", ("X", "Z"), "dX @ Y", None, "does not appear"),
+    ("X @ Y", ("X",), "Y @ dX", "X: n x m; Y: m x k", "(k vs n)"),
+])
+def test_differential_misuse(f: str, wrt: tuple[object, ...], derivative: str, where: str | None,
+                             expect: str) -> None:
+    with pytest.raises(mc.MatcalcError, match=None) as info:
+        mc.claim(f, wrt=wrt, derivative=derivative, where=where, kind="differential")  # type: ignore[arg-type]
+    assert expect in str(info.value)
+    with pytest.raises(mc.MatcalcError, match="wrt must name"):
+        mc.claim("X @ Y", wrt=("X", "Y"), derivative="dX @ Y")  # a tuple needs kind="differential"
 
 
 def test_text_rule_refuses_inputs_the_text_does_not_fit() -> None:

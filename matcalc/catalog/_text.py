@@ -25,7 +25,8 @@ from matcalc.rule import Rule
 RENDERED: set[str] = set()
 
 
-def text_rule(name: str, *, f: str, derivative: str, wrt: str, inputs: Mapping[str, Domain],
+def text_rule(name: str, *, f: str, derivative: str, wrt: str | tuple[str, ...],
+              inputs: Mapping[str, Domain],
               **fields: Any) -> Rule:
     """A catalog rule from the texts of ``f`` and ``derivative``; ``inputs`` are its domains,
     exactly (the texts may not add an input or change a shape)."""

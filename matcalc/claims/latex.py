@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 from matcalc.claims.parse import Node
@@ -90,9 +90,11 @@ def to_latex(node: Node, rank: Rank, dim: DimName | None = None) -> str:
 
 
 class _Renderer:
-    def __init__(self, rank: Rank, dim: DimName | None = None) -> None:
+    def __init__(self, rank: Rank, dim: DimName | None = None,
+                 directions: Mapping[str, str] | None = None) -> None:
         self.rank = rank
         self.dim = dim
+        self.directions = directions or {}  # a differential's dX -> X, written \partial X
 
     def wrap(self, node: Node, level: float) -> str:
         text, prec = self.render(node)
@@ -101,6 +103,8 @@ class _Renderer:
     def render(self, node: Node) -> tuple[str, float]:
         kind, args = node.kind, node.args
         if kind == "sym":
+            if node.value in self.directions:  # binds like a Hadamard product: (\partial X) Y
+                return rf"\partial {symbol(self.directions[str(node.value)])}", HADAMARD
             return symbol(str(node.value)), ATOM
         if kind == "num":
             text = number(node.value)
