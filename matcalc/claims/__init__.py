@@ -10,9 +10,14 @@ Example::
     True
 
 The language (see :mod:`matcalc.claims.parse`) is PyTorch's: ``@``, ``+``, ``-``, ``*``, ``/``,
-``**`` with a small constant exponent, ``.T``, ``I`` and ``eye(n)``, numbers, and the functions in
-:data:`matcalc.claims.parse.FUNCTIONS`. Shapes are inferred (:mod:`matcalc.claims.shapes`); the
-statement is rendered from the parsed text (:mod:`matcalc.claims.latex`).
+``**`` with a small constant exponent, ``.T`` and ``.mH``, ``I`` and ``eye(n)``, numbers, sizes
+``X.shape[k]``, and the functions in :data:`matcalc.claims.parse.FUNCTIONS`, among them ``kron``
+and the reductions along an axis ``sum(G, 0)`` and ``mean(X, 1, keepdim=True)``. Elementwise
+operations broadcast as in PyTorch: a vector along the rows of a matrix (``X @ W.T + b``), a
+keepdim result along its size-1 axis; ``softmax``, ``log_softmax`` and ``logsumexp`` of a matrix
+work row by row (``dim=-1``). Shapes are inferred (:mod:`matcalc.claims.shapes`); the statement
+is rendered from the parsed text (:mod:`matcalc.claims.latex`). A claim is a Jacobian, a Hessian
+or a differential (``kind="differential"``, written with directions ``dX``).
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def claim(
 
     >>> rule = mc.claim("X @ Y", wrt=("X", "Y"), derivative="dX @ Y + X @ dY", kind="differential")
     >>> rule.latex, mc.check(rule, seed=0).passed
-    ('\\partial (X Y) = (\\partial X) Y + X (\\partial Y)', True)
+    ('\\\\partial (X Y) = (\\\\partial X) Y + X (\\\\partial Y)', True)
 
     Other keyword arguments (``source``, ``conditions``, ``section``, ``refuted``, ``flaw``,
     ``jvp``, ...) are passed to :class:`~matcalc.Rule`. Misuse, an unreadable claim or a shape
