@@ -131,6 +131,7 @@ def claim(
     d_shape = shapes.infer(d_tree)
     shapes.try_match(d_shape, expected)
     shapes.name_free_dims(list(wrts))
+    shapes.check_indices()
     eye_sizes = _eye_sizes(shapes)
     inputs = shapes.domains()
     f_fn, d_fn = compile_tree(f_tree, eye_sizes), compile_tree(d_tree, eye_sizes)

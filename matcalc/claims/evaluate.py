@@ -79,6 +79,10 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
                 return run(node.args[0]).mH
             if kind == "pow":
                 return run(node.args[0]) ** float(node.value)  # type: ignore[arg-type]
+            if kind == "index":
+                return run(node.args[0])[node.value]  # type: ignore[index]
+            if kind == "call" and node.value == "stack":
+                return torch.stack([run(a) for a in node.args])
             if kind == "size":
                 axis = int(node.value)  # type: ignore[call-overload]
                 return torch.tensor(float(run(node.args[0]).shape[axis]), dtype=like.dtype,

@@ -113,6 +113,9 @@ class _Renderer:
             return "I", ATOM
         if kind == "eye":
             return f"I_{{{node.value}}}", ATOM
+        if kind == "index":  # x[0] is x_1, X[0, 1] is X_{12}, as in mathematics
+            sub = ",".join(str(int(i) + 1) for i in node.value)  # type: ignore[attr-defined]
+            return f"{symbol(str(args[0].value))}_{{{sub}}}", ATOM
         if kind == "size":
             if self.dim is not None:
                 return symbol(self.dim(node)), ATOM
@@ -228,6 +231,8 @@ class _Renderer:
         inner = self.render(arg)[0]
         if fn in ("sum", "mean") and len(args) > 1:  # along an axis: sum_0(G), mean_1(X)
             return rf"{FUNCTION_NAMES[fn]}_{{{number(args[1].value)}}}({inner})", ATOM
+        if fn == "stack":
+            return "[" + ", ".join(self.render(a)[0] for a in args) + "]", ATOM
         if fn in ("ones_like", "zeros_like"):
             return (r"\mathbf{1}" if fn == "ones_like" else "0"), ATOM
         if fn == "inv":

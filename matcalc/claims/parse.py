@@ -23,6 +23,7 @@ from matcalc.errors import MatcalcError
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
 MAX_EXPONENT = 16
+MAX_INDEX = 4096  # an index or a stack's length; the input's declared length bounds it further
 CARET_WIDTH = 100
 RESERVED = frozenset({"I", "eye"})
 
@@ -30,7 +31,8 @@ RESERVED = frozenset({"I", "eye"})
 @dataclass(frozen=True, eq=False)
 class Node:
     """One node of a claim: ``kind`` is "sym", "num", "I", "eye", "neg", "T", "H" (``.mH``, the
-    conjugate transpose, which is ``.T`` on real inputs), "pow", "call",
+    conjugate transpose, which is ``.T`` on real inputs), "pow", "call", "index" (``x[i]`` or
+    ``X[i, j]``, its one argument the symbol, its value the tuple of indices),
     "size" (``X.shape[k]``, its one argument the symbol) or one of the binary operators "@", "+",
     "-", "*", "/". ``value`` is the symbol's name, the number, the function's name, the exponent,
     eye's dim or the size's axis; ``start``/``end`` are columns in the text. A reduction along an
@@ -52,7 +54,7 @@ FUNCTIONS: dict[str, int] = {
         "tr", "trace", "det", "logdet", "inv", "pinv", "expm", "sum", "mean", "norm", "diag",
         "softmax", "log_softmax", "logsumexp", "gelu", "erf",
     )},
-    "outer": 2, "dot": 2, "matrix_power": 2, "kron": 2,
+    "outer": 2, "dot": 2, "matrix_power": 2, "kron": 2, "stack": 1,
 }
 ELEMENTWISE = frozenset({
     "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid", "sqrt", "abs", "log", "exp", "relu",
@@ -174,7 +176,9 @@ class _Converter:
         if isinstance(node, ast.Call):
             return self.call(node, start, end)
         if isinstance(node, ast.Subscript):
-            return self.size(node, start, end)
+            if isinstance(node.value, ast.Attribute):
+                return self.size(node, start, end)
+            return self.index(node, start, end)
         raise self.fail(f"{type(node).__name__} is not in the claim language: write products, "
                         "sums and calls of whitelisted functions", node)
 
@@ -230,6 +234,35 @@ class _Converter:
             raise self.fail("only an input has a shape, e.g. X.shape[1]", node)
         axis = self.axis(node.slice)
         return Node("size", (sym,), axis, start, end)
+
+    def index(self, node: ast.Subscript, start: int, end: int) -> Node:
+        """``x[i]`` or ``X[i, j]``: one entry of an input, with non-negative integer constants."""
+        if not isinstance(node.value, ast.Name):
+            raise self.fail("only an input can be indexed, e.g. x[0] or X[0, 1]", node)
+        sym = self.name(node.value, *_span(node.value, self.source))
+        if sym.kind != "sym":
+            raise self.fail("only an input can be indexed, e.g. x[0] or X[0, 1]", node)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not 1 <= len(items) <= 2:
+            raise self.fail("an index is x[i] for a vector or X[i, j] for a matrix", node)
+        indices = []
+        for item in items:
+            if not (isinstance(item, ast.Constant) and type(item.value) is int
+                    and 0 <= item.value < MAX_INDEX):
+                raise self.fail(f"an index must be an integer constant from 0 to {MAX_INDEX - 1} "
+                                "(no slices, names or expressions)", item)
+            indices.append(item.value)
+        return Node("index", (sym,), tuple(indices), start, end)
+
+    def stack(self, node: ast.Call, start: int, end: int) -> Node:
+        """``stack([a, b, ...])``: a vector of scalars, as torch.stack builds it."""
+        (items,) = node.args
+        if not isinstance(items, ast.List) or not 1 <= len(items.elts) <= MAX_INDEX:
+            raise self.fail(f"stack() takes a list of 1 to {MAX_INDEX} scalars, e.g. "
+                            "stack([x[0], 2 * x[1]])", node)
+        if any(isinstance(e, ast.Starred) for e in items.elts):
+            raise self.fail("stack() takes the scalars themselves, not *args", node)
+        return Node("call", tuple(self.convert(e) for e in items.elts), "stack", start, end)
 
     def axis(self, node: ast.AST) -> int:
         """An axis: an integer constant in AXES (written as such, never computed)."""
@@ -289,6 +322,8 @@ class _Converter:
                             f"{', '.join(sorted([*FUNCTIONS, 'eye']))}", node.func)
         if len(node.args) != FUNCTIONS[fn]:
             raise self.fail(f"{fn}() takes {FUNCTIONS[fn]} argument(s), got {len(node.args)}", node)
+        if fn == "stack":
+            return self.stack(node, start, end)
         if fn == "matrix_power":
             base, k = node.args
             power = self.exponent(k)

@@ -216,6 +216,7 @@ class Shapes:
         self.order: list[str] = []
         self.eyes: list[tuple[Node, int]] = []
         self.node_shapes: dict[int, Shape] = {}
+        self.indexed: list[tuple[Node, Shape, str]] = []  # x[i], its text: checked at the end
 
     # --- symbols -------------------------------------------------------------------------------
     def symbol(self, node: Node) -> Shape:
@@ -296,6 +297,14 @@ class Shapes:
             return (inner[1], inner[0])
         if kind == "pow":
             return self.infer(node.args[0])
+        if kind == "index":
+            shape = self.infer(node.args[0])
+            name = self.text(node.args[0])
+            if len(shape) != len(node.value):  # type: ignore[arg-type]
+                raise self.error(f"{name} is {self.show(shape)}: index a vector as {name}[i] and a "
+                                 f"matrix as {name}[i, j]", node)
+            self.indexed.append((node, shape, self.source))
+            return ()
         if kind == "size":
             shape = self.infer(node.args[0])
             if not -len(shape) <= int(node.value) < len(shape):  # type: ignore[call-overload]
@@ -390,6 +399,12 @@ class Shapes:
             self.unify(x[0], x[1], node, f"diag() of a matrix needs it square; {self.text(arg)} is "
                                          f"{self.show(x)}")
             return (x[0],)
+        if fn == "stack":
+            for item, shape in zip(node.args, shapes, strict=True):
+                if shape:
+                    raise self.error(f"stack() stacks scalars, but {self.text(item)} is "
+                                     f"{self.show(shape)}", node)
+            return (self.dims.new(len(node.args)),)
         if fn == "kron":
             y = shapes[1]
             if len(x) != len(y) or not x:
@@ -450,6 +465,19 @@ class Shapes:
             if self.dims.find(d) not in self.dims.label:
                 raise self.error("cannot tell the size of this identity from the inputs: write eye(n) "
                                  "with a dim n that an input has", node)
+
+    def check_indices(self) -> None:
+        """Every x[i] within x's length, which must be a fixed number (declared, e.g. 'x: 2')."""
+        for node, shape, source in self.indexed:
+            name = str(node.args[0].value)
+            for d, i in zip(shape, node.value, strict=True):  # type: ignore[call-overload]
+                size = self.dims.label.get(self.dims.find(d))
+                if not isinstance(size, int):
+                    raise ClaimError(f"{name} is indexed, so its size must be fixed: declare it, "
+                                     f"e.g. where='{name}: 2'", source, node.start, node.end)
+                if i >= size:
+                    raise ClaimError(f"index {i} is out of range for {name}, of size {size}",
+                                     source, node.start, node.end)
 
     def dim_name(self, d: int) -> str | int:
         root = self.dims.find(d)
