@@ -227,8 +227,8 @@ class _Converter:
         target = node.value
         if not (isinstance(target, ast.Attribute) and target.attr == "shape"
                 and isinstance(target.value, ast.Name)):
-            raise self.fail("indexing is not in the claim language; the only subscript is a "
-                            "size, e.g. X.shape[1]", node)
+            raise self.fail("the subscripts are an input's size X.shape[k] and its entries x[i] "
+                            "and X[i, j]", node)
         sym = self.name(target.value, *_span(target.value, self.source))
         if sym.kind != "sym":
             raise self.fail("only an input has a shape, e.g. X.shape[1]", node)
