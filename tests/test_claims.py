@@ -16,6 +16,8 @@ from matcalc.cli import main
 
 T, F = True, False
 
+GELU_GRAD = "g * (0.5 * (1 + erf(x / sqrt(2))) + x * exp(-x * x / 2) / sqrt(2 * 3.141592653589793))"
+
 # (f, wrt, derivative, where, layout, holds)
 CLAIMS = [
     # the seed's four identities and their wrong variants, with no declarations
@@ -121,6 +123,56 @@ CLAIMS = [
     ("log(x @ x)", "x", "2 * x / (x @ x)", {"x": mc.vector("n", nonzero=True)}, "numerator", T),
     ("norm(x - a)", "x", "(x - a) / norm(x - a)", "x: n != a", "numerator", T),
     ("norm(x - a)", "x", "(x - a) / norm(x - a) ** 2", "x: n != a", "numerator", F),
+    # erf and GELU
+    ("sum(erf(x))", "x", "2 / sqrt(3.141592653589793) * exp(-x * x)", None, "numerator", T),
+    ("sum(erf(x))", "x", "exp(-x * x)", None, "numerator", F),
+    ("g @ gelu(x)", "x", GELU_GRAD, None, "numerator", T),
+    ("g @ gelu(x)", "x", "g * 0.5 * (1 + erf(x / sqrt(2)))", None, "numerator", F),
+    # reductions along an axis, keepdim, broadcasting, sizes, row-wise softmax (deep learning)
+    ("sum(G * (X @ W.T + b))", "b", "sum(G, 0)", None, "numerator", T),
+    ("sum(G * (X @ W.T + b))", "b", "sum(G, 1)", None, "numerator", F),
+    ("sum(G * (X @ W.T + b))", "W", "G.T @ X", None, "numerator", T),
+    ("sum(X * b)", "b", "sum(X, -2)", None, "numerator", T),
+    ("sum(X / b)", "b", "-sum(X, 0) / b ** 2", None, "numerator", T),
+    ("sum(X / b)", "b", "sum(X, 0) / b ** 2", None, "numerator", F),
+    ("x ** 2 @ A", "x", "2 * A.T * x", None, "numerator", T),
+    ("x ** 2 @ A", "x", "2 * A * x", "A: n x n", "numerator", F),
+    ("sum(Y * (X - mean(X, 1, keepdim=True)))", "X", "Y - mean(Y, 1, keepdim=True)", None, "numerator", T),
+    ("sum(Y * (X - mean(X, 1, keepdim=True)))", "X", "Y - mean(Y, 0, keepdim=True)", None, "numerator", F),
+    ("sum(Y * (X - mean(X, 0)))", "X", "Y - mean(Y, 0)", None, "numerator", T),
+    ("sum(Y * (X - mean(X, 0)))", "X", "Y - mean(Y, 1, keepdim=True)", None, "numerator", F),
+    ("sum(X, 1, keepdim=False) @ y", "X", "outer(y, ones_like(sum(X, 0)))", None, "numerator", T),
+    ("sum(X) / X.shape[0]", "X", "ones_like(X) / X.shape[0]", None, "numerator", T),
+    ("sum(X) / X.shape[0]", "X", "ones_like(X) / X.shape[-1]", None, "numerator", F),
+    ("sum(Y * softmax(X))", "X", "softmax(X) * (Y - sum(Y * softmax(X), 1, keepdim=True))", None, "numerator", T),
+    ("sum(Y * softmax(X))", "X", "softmax(X) * (Y - sum(Y * softmax(X), 0, keepdim=True))", None, "numerator", F),
+    ("sum(logsumexp(X))", "X", "softmax(X)", None, "numerator", T),
+    ("sum(logsumexp(X))", "X", "softmax(X.T).T", "X: n x n", "numerator", F),
+    ("sum(G * (softmax(Q @ K.T / sqrt(Q.shape[1])) @ V))", "V", "softmax(Q @ K.T / sqrt(Q.shape[1])).T @ G",
+     None, "numerator", T),
+    ("sum(G * (softmax(Q @ K.T / sqrt(Q.shape[1])) @ V))", "V", "softmax(Q @ K.T).T @ G", None, "numerator", F),
+    # Kronecker products and the conjugate transpose (.mH is .T on real inputs)
+    ("tr(kron(A, X))", "X", "tr(A) * I", None, "numerator", T),
+    ("tr(kron(A, X))", "X", "tr(A) * X", None, "numerator", F),
+    ("tr(kron(X, X))", "X", "2 * tr(X) * I", None, "numerator", T),
+    ("tr(kron(X, X))", "X", "tr(X) * I", None, "numerator", F),
+    ("kron(a, x) @ kron(b, y)", "x", "(a @ b) * y", None, "numerator", T),
+    ("kron(a, x) @ kron(b, y)", "x", "(a @ a) * y", None, "numerator", F),
+    ("sum(kron(A, X) * kron(B, Y))", "X", "Y * sum(A * B)", None, "numerator", T),
+    ("sum(kron(A, X) * kron(B, Y))", "X", "Y * sum(A * B.T)", "A: n x n; B: n x n", "numerator", F),
+    ("tr(X @ X.mH)", "X", "2 * X", None, "numerator", T),
+    ("tr(X @ X.mH)", "X", "X", None, "numerator", F),
+    ("tr(A @ X.mH)", "X", "A", None, "numerator", T),
+    ("tr(A @ X.mH)", "X", "A.T", "A: n x n", "numerator", F),
+    # entries x[i], X[i, j] (of inputs of fixed size) and stack([...]) of scalars
+    ("3 * x[0] ** 2 + 5 * exp(x[1])", "x", "stack([6 * x[0], 5 * exp(x[1])])", "x: 2", "denominator", T),
+    ("3 * x[0] ** 2 + 5 * exp(x[1])", "x", "stack([6 * x[1], 5 * exp(x[0])])", "x: 2", "denominator", F),
+    ("x[0] ** 2 + 2 * x[1] ** 2", "x", "stack([2 * x[0], 4 * x[1]])", "x: 2", "numerator", T),
+    ("x[0] ** 2 + 2 * x[1] ** 2", "x", "stack([2 * x[0], 2 * x[1]])", "x: 2", "numerator", F),
+    ("X[0, 1] * X[1, 0]", "X", "X.T * (1 - I)", "X: 2 x 2", "numerator", T),
+    ("X[0, 1] * X[1, 0]", "X", "X * (1 - I)", "X: 2 x 2", "numerator", F),
+    ("stack([x[2], x[0]]) @ a", "x", "stack([a[1], 0, a[0]])", "x: 3; a: 2", "numerator", T),
+    ("stack([x[2], x[0]]) @ a", "x", "stack([a[0], 0, a[1]])", "x: 3; a: 2", "numerator", F),
 ]
 
 
@@ -169,7 +221,27 @@ def test_declarations_override_and_keep_domains() -> None:
 
 SHAPE_ERRORS = [
     ("x @ A @ y", "x", "A @ y", "A: n x m; y: k", "  x @ A @ y\n  ^^^^^^^^^"),
-    ("A + x", "x", "I", None, "  A + x\n  ^^^^^"),
+    ("A + x", "x", "I", "A: n x m; x: n", "  A + x\n  ^^^^^"),
+    ("x + A", "x", "I", "A: n x m; x: n", "broadcast"),
+    ("sum(X, 2)", "X", "ones_like(X)", None, "out of range"),
+    ("sum(X, -3)", "X", "ones_like(X)", None, "out of range"),
+    ("sum(x, 1)", "x", "ones_like(x)", None, "along axis 1"),
+    ("mean(x, 0, keepdim=True)", "x", "x", None, "needs a matrix"),
+    ("x.shape[1] * sum(x)", "x", "x", None, "no axis 1"),
+    ("softmax(s)", "s", "s", "s: scalar", "a vector or a matrix"),
+    ("sum(X, 0) @ y", "X", "X", "X: n x m; y: n", "(m vs n)"),
+    ("kron(A, x)", "A", "A", None, "two matrices or two vectors"),
+    ("tr(kron(A, X) + B)", "X", "I", None, "d1*d3 vs"),
+    ("sum(kron(A, X) @ y)", "X", "I", None, "d2*d4 vs"),
+    ("tr(kron(A, X))", "X", "I", "A: n x m", "(n*d3 vs m*d4)"),
+    ("x.mH @ x", "x", "x", None, ".T transposes a matrix"),
+    ("x[0]", "x", "x", None, "declare it, e.g. where='x: 2'"),
+    ("x[2]", "x", "x", "x: 2", "index 2 is out of range for x, of size 2"),
+    ("X[0, 3] + x[0]", "x", "x", "X: 2 x 3; x: 1", "index 3 is out of range for X, of size 3"),
+    ("X[0]", "X", "X", "X: 2 x 2", "index a vector as X[i] and a matrix as X[i, j]"),
+    ("x[0, 1]", "x", "x", "x: 2", "index a vector"),
+    ("stack([x])", "x", "x", "x: 2", "stacks scalars"),
+    ("x @ x", "x", "stack([x[0], x[1]])", "x: n", "declare it"),
     ("tr(X)", "X", "I", "X: n x m", "square"),
     ("x.T @ A @ x", "x", "x", None, "  x.T @ A @ x\n  ^^^\n"[:-1]),
     ("x @ s", "x", "s", "s: scalar", "is a scalar"),
@@ -244,6 +316,67 @@ HOSTILE = [
     "",
     "tr",
     "eye(10**9)",
+    # sizes and axes: integer constants in range, never computed, never a subscript of anything else
+    "X[0, 1]",
+    "X.shape",
+    "X.shape[10**100]",
+    "X.shape[99]",
+    "X.shape[-3]",
+    "X.shape[n]",
+    "X.shape[0:1]",
+    "X.shape[1.0]",
+    "X.shape[True]",
+    "X.shape[0 + 1]",
+    "X.shape[0]()",
+    "X.shape.T",
+    "x.__class__.shape[0]",
+    "().shape[0]",
+    "tr.shape[0]",
+    "I.shape[0]",
+    "_X.shape[0]",
+    "getattr(X, 'shape')[0]",
+    "eye(X.shape[0])",
+    "sum(X, 10**100)",
+    "sum(X, n)",
+    "sum(X, 1 + 0)",
+    "sum(X, 0.0)",
+    "sum(X, True)",
+    "sum(X, axis=0)",
+    "sum(X, 0, keepdim=1)",
+    "sum(X, 0, keepdim=__import__('os'))",
+    "sum(X, 0, keepdim=True, out=X)",
+    "sum(X, 0, **k)",
+    "sum(X, 0, 1)",
+    "mean(X, keepdim=True)",
+    "tr(X, keepdim=True)",
+    "x[-1]",
+    "x[10**100]",
+    "x[4096]",
+    "x[i]",
+    "x[0:1]",
+    "x[:]",
+    "x[...]",
+    "x[0.0]",
+    "x[True]",
+    "x[0 + 1]",
+    "x[0][0]",
+    "X[0, 1, 2]",
+    "x[x]",
+    "(x @ x)[0]",
+    "tr[0]",
+    "I[0, 0]",
+    "_x[0]",
+    "stack(x)",
+    "stack((x, x))",
+    "stack([*x])",
+    "stack([])",
+    "stack([0] * 10**9)",
+    "stack([x[0]], 0)",
+    "stack(" + ", ".join(["1"] * 5000) + ")",
+    "x.H",
+    "x.mT",
+    "kron(x)",
+    "kron(x, y, z)",
 ]
 
 
@@ -275,6 +408,29 @@ def test_hostile_input_on_the_command_line(capsys: pytest.CaptureFixture[str]) -
     ("sum((X @ w - y) ** 2)", "w", "2 * (X @ w - y) @ X", "numerator",
      r"\frac{\partial \mathrm{sum}((X w - y)^{\circ 2})}{\partial w} = 2 (X w - y)^\top X"),
     ("A @ (x * x)", "x", "2 * A @ diag(x)", "numerator", r"D_{x}(A (x \odot x)) = 2 A \mathrm{diag}(x)"),
+    # a vector broadcast along a matrix's rows is the matrix 1 b^T; reductions carry their axis
+    ("sum(G * (X @ W.T + b))", "b", "sum(G, 0)", "numerator",
+     r"\frac{\partial \mathrm{sum}(G \odot (X W^\top + \mathbf{1} b^\top))}{\partial b} = \mathrm{sum}_{0}(G)"),
+    ("sum(X / b)", "b", "-sum(X, 0) / b ** 2", "numerator",
+     r"\frac{\partial \mathrm{sum}(X \oslash \mathbf{1} b^\top)}{\partial b} = -\mathrm{sum}_{0}(X) \oslash b^{\circ 2}"),
+    ("sum(Y * (X - mean(X, 1, keepdim=True)))", "X", "Y - mean(Y, 1, keepdim=True)", "numerator",
+     r"\frac{\partial \mathrm{sum}(Y \odot (X - \mathrm{mean}_{1}(X)))}{\partial X} = Y - \mathrm{mean}_{1}(Y)"),
+    # a size is the dim's name; 1e-05 is 10^{-5}; the float pi is pi; a power is wrapped before ^T
+    ("sum(X) / X.shape[0]", "X", "ones_like(X) / X.shape[0]", "numerator",
+     r"\frac{\partial \frac{\mathrm{sum}(X)}{n}}{\partial X} = \frac{\mathbf{1}}{n}"),
+    ("sum(erf(x)) + 1e-05", "x", "2 / sqrt(3.141592653589793) * exp(-x * x)", "numerator",
+     r"\frac{\partial (\mathrm{sum}(\mathrm{erf}(x)) + 10^{-5})}{\partial x} = \frac{2}{\sqrt{\pi}} \exp(-x \odot x)"),
+    ("x ** 2 @ A", "x", "2 * A.T * x", "numerator",
+     r"D_{x}((x^{\circ 2})^\top A) = 2 A^\top \odot \mathbf{1} x^\top"),
+    ("tr(kron(A, X))", "X", "tr(A) * I", "numerator",
+     r"\frac{\partial \mathrm{Tr}(A \otimes X)}{\partial X} = \mathrm{Tr}(A) I"),
+    ("kron(a, x) @ kron(b, y)", "x", "(a @ b) * y", "numerator",
+     r"\frac{\partial (a \otimes x)^\top (b \otimes y)}{\partial x} = (a^\top b) y"),
+    ("tr(X @ X.mH)", "X", "2 * X", "numerator", r"\frac{\partial \mathrm{Tr}(X X^H)}{\partial X} = 2 X"),
+    ("3 * x[0] ** 2 + 5 * exp(x[1])", "x", "stack([6 * x[0], 5 * exp(x[1])])", "denominator",
+     r"\nabla_{x} (3 x_{1}^{2} + 5 \exp(x_{2})) = [6 x_{1}, 5 \exp(x_{2})]"),
+    ("g @ gelu(x)", "x", "g * 0.5 * (1 + erf(x / sqrt(2)))", "numerator",
+     r"\frac{\partial g^\top \mathrm{GELU}(x)}{\partial x} = 0.5 g \odot (1 + \mathrm{erf}(\frac{x}{\sqrt{2}}))"),
 ])
 def test_latex_is_rendered_from_the_text(f: str, wrt: str, derivative: str, layout: str, latex: str) -> None:
     rule = mc.claim(f, wrt=wrt, derivative=derivative, layout=layout)
@@ -393,7 +549,71 @@ def test_catalog_statements_are_rendered_from_the_checked_text() -> None:
                          layout=rule.layout, kind=rule.kind)
         assert again.latex == rule.latex and dict(again.inputs) == dict(rule.inputs), rule.name
         inputs = draw_inputs(rule, resolve_sizes(rule, None), torch.device("cpu"), torch.float64, 0)
+        if rule.kind == "differential":
+            inputs |= {f"d{w}": torch.randn_like(inputs[w]) for w in rule.wrt_names}
         torch.testing.assert_close(again.derivative(**inputs), rule.derivative(**inputs), msg=rule.name)
+
+
+# --- differentials ------------------------------------------------------------------------------
+
+# (f, wrt, differential, where, holds): the differential uses the direction dX of each X in wrt
+DIFFERENTIALS = [
+    ("X @ Y", ("X", "Y"), "dX @ Y + X @ dY", None, T),
+    ("X @ Y", ("X", "Y"), "dX @ Y", None, F),
+    ("X @ Y", ("X", "Y"), "Y @ dX + dY @ X", "X: n x n; Y: n x n", F),
+    ("X @ Y", "X", "dX @ Y", None, T),
+    ("X @ Y", "X", "dX", None, F),  # the shape of dX, not of f: fails, does not raise
+    ("inv(X)", ("X",), "-inv(X) @ dX @ inv(X)", "X: invertible", T),
+    ("inv(X)", ("X",), "-inv(X) @ inv(X) @ dX", "X: invertible", F),
+    ("det(X)", ("X",), "det(X) * tr(inv(X) @ dX)", "X: invertible", T),
+    ("det(X)", ("X",), "det(X) * tr(dX)", "X: invertible", F),
+    ("kron(X, Y)", ("X", "Y"), "kron(dX, Y) + kron(X, dY)", None, T),
+    ("kron(X, Y)", ("X", "Y"), "kron(dX, dY)", None, F),
+    ("alpha * X", ("X", "alpha"), "alpha * dX + dalpha * X", "alpha: scalar", T),
+    ("alpha * X", ("X", "alpha"), "alpha * dX", "alpha: scalar", F),
+    ("logdet(X)", ("X",), "sum(inv(X) * dX)", "X: spd", T),
+    ("logdet(X)", ("X",), "sum((2 * inv(X) - inv(X) * I) * dX)", "X: spd", F),
+    ("x @ A @ x", ("x",), "dx @ (A + A.T) @ x", None, T),
+    ("x @ A @ x", ("x",), "2 * dx @ A @ x", None, F),
+]
+
+
+@pytest.mark.parametrize(("f", "wrt", "derivative", "where", "holds"), DIFFERENTIALS,
+                         ids=[f"{c[0]} -> {c[2]}" for c in DIFFERENTIALS])
+def test_differential_claim(f: str, wrt: str | tuple[str, ...], derivative: str, where: str | None,
+                            holds: bool) -> None:
+    rule = mc.claim(f, wrt=wrt, derivative=derivative, where=where, kind="differential")
+    assert rule.kind == "differential" and rule.wrt == wrt
+    assert not any(name.startswith("d") for name in rule.inputs)  # directions are not inputs
+    assert mc.check(rule, seed=0, diagnose_structure=False).passed is holds
+    assert mc.check(rule, dtype=torch.float32, seed=1, diagnose_structure=False).passed is holds
+
+
+@pytest.mark.parametrize(("f", "wrt", "derivative", "latex"), [
+    ("X @ Y", ("X", "Y"), "dX @ Y + X @ dY", r"\partial (X Y) = (\partial X) Y + X (\partial Y)"),
+    ("inv(X)", ("X",), "-inv(X) @ dX @ inv(X)", r"\partial X^{-1} = -X^{-1} (\partial X) X^{-1}"),
+    ("X.T", ("X",), "dX.T", r"\partial X^\top = (\partial X)^\top"),
+    ("tr(X)", ("X",), "tr(dX)", r"\partial \mathrm{Tr}(X) = \mathrm{Tr}(\partial X)"),
+    ("X + Y", ("X", "Y"), "dX + dY", r"\partial (X + Y) = \partial X + \partial Y"),
+])
+def test_differential_latex(f: str, wrt: tuple[str, ...], derivative: str, latex: str) -> None:
+    assert mc.claim(f, wrt=wrt, derivative=derivative, kind="differential").latex == latex
+
+
+@pytest.mark.parametrize(("f", "wrt", "derivative", "where", "expect"), [
+    ("X @ dX", ("X",), "dX", "dX: n x n", "direction of X"),
+    ("X @ Y", ("X", "X"), "dX @ Y", None, "twice"),
+    ("X @ Y", ("X", 3), "dX @ Y", None, "wrt must name"),
+    ("X @ Y", ("X", "Z"), "dX @ Y", None, "does not appear"),
+    ("X @ Y", ("X",), "Y @ dX", "X: n x m; Y: m x k", "(k vs n)"),
+])
+def test_differential_misuse(f: str, wrt: tuple[object, ...], derivative: str, where: str | None,
+                             expect: str) -> None:
+    with pytest.raises(mc.MatcalcError, match=None) as info:
+        mc.claim(f, wrt=wrt, derivative=derivative, where=where, kind="differential")  # type: ignore[arg-type]
+    assert expect in str(info.value)
+    with pytest.raises(mc.MatcalcError, match="wrt must name"):
+        mc.claim("X @ Y", wrt=("X", "Y"), derivative="dX @ Y")  # a tuple needs kind="differential"
 
 
 def test_text_rule_refuses_inputs_the_text_does_not_fit() -> None:

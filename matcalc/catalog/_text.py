@@ -25,10 +25,12 @@ from matcalc.rule import Rule
 RENDERED: set[str] = set()
 
 
-def text_rule(name: str, *, f: str, derivative: str, wrt: str, inputs: Mapping[str, Domain],
+def text_rule(name: str, *, f: str, derivative: str, wrt: str | tuple[str, ...],
+              inputs: Mapping[str, Domain],
               **fields: Any) -> Rule:
     """A catalog rule from the texts of ``f`` and ``derivative``; ``inputs`` are its domains,
-    exactly (the texts may not add an input or change a shape)."""
+    exactly (the texts may not add an input or change a shape). A differential
+    (``kind="differential"``) names a tuple ``wrt`` and writes its directions as ``dX``."""
     rule = claim(f, wrt=wrt, derivative=derivative, where=dict(inputs), name=name, **fields)
     if dict(rule.inputs) != dict(inputs):
         raise MatcalcError(f"rule {name!r}: the texts imply inputs {rule.describe_inputs()}, not the "

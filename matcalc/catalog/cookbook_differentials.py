@@ -5,9 +5,8 @@ Each rule's derivative receives the inputs and a direction d<name> for every inp
 and returns df; the oracle is torch.func.jvp (or the contracted autograd Jacobians).
 """
 
-import torch
-
-from matcalc.catalog._ops import adjugate, det, inv, logabsdet, tr, unit_entries
+from matcalc.catalog._ops import adjugate, det, tr, unit_entries
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar
 from matcalc.rule import Rule
 
@@ -28,53 +27,53 @@ RULES = (
         latex=r"\frac{\partial X_{kl}}{\partial X_{ij}} = \delta_{ik} \delta_{lj}", source=cb(32), section="2.0 basics",
         conditions="entries of X independent (no structure)",
     ),
-    Rule(
+    text_rule(
         name="cookbook_33_constant",
-        f=lambda X, A: A * 1.0, derivative=lambda X, A, dX: torch.zeros_like(A),
+        f="A * 1.0", derivative="zeros_like(A)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "m"), "A": matrix("n", "m")},
-        latex=r"\partial A = 0", source=cb(33), section=SECTION, conditions="A constant",
+        source=cb(33), section=SECTION, conditions="A constant",
     ),
-    Rule(
+    text_rule(
         name="cookbook_34_scaling",
-        f=lambda X, alpha: alpha * X, derivative=lambda X, alpha, dX: alpha * dX,
+        f="alpha * X", derivative="alpha * dX",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "m"), "alpha": scalar()},
-        latex=r"\partial(\alpha X) = \alpha\, \partial X", source=cb(34), section=SECTION,
+        source=cb(34), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_35_sum",
-        f=lambda X, Y: X + Y, derivative=lambda X, Y, dX, dY: dX + dY,
+        f="X + Y", derivative="dX + dY",
         wrt=("X", "Y"), kind="differential", inputs={"X": matrix("n", "m"), "Y": matrix("n", "m")},
-        latex=r"\partial(X + Y) = \partial X + \partial Y", source=cb(35), section=SECTION,
+        source=cb(35), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_36_trace",
-        f=lambda X: tr(X), derivative=lambda X, dX: tr(dX),
+        f="tr(X)", derivative="tr(dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n")},
-        latex=r"\partial \mathrm{Tr}(X) = \mathrm{Tr}(\partial X)", source=cb(36), section=SECTION,
+        source=cb(36), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_37_product",
-        f=lambda X, Y: X @ Y, derivative=lambda X, Y, dX, dY: dX @ Y + X @ dY,
+        f="X @ Y", derivative="dX @ Y + X @ dY",
         wrt=("X", "Y"), kind="differential", inputs={"X": matrix("n", "k"), "Y": matrix("k", "m")},
-        latex=r"\partial(XY) = (\partial X) Y + X (\partial Y)", source=cb(37), section=SECTION,
+        source=cb(37), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_38_hadamard",
-        f=lambda X, Y: X * Y, derivative=lambda X, Y, dX, dY: dX * Y + X * dY,
+        f="X * Y", derivative="dX * Y + X * dY",
         wrt=("X", "Y"), kind="differential", inputs={"X": matrix("n", "m"), "Y": matrix("n", "m")},
-        latex=r"\partial(X \circ Y) = (\partial X) \circ Y + X \circ (\partial Y)", source=cb(38), section=SECTION,
+        source=cb(38), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_39_kronecker",
-        f=lambda X, Y: torch.kron(X, Y), derivative=lambda X, Y, dX, dY: torch.kron(dX, Y) + torch.kron(X, dY),
+        f="kron(X, Y)", derivative="kron(dX, Y) + kron(X, dY)",
         wrt=("X", "Y"), kind="differential", inputs={"X": matrix("n", "m"), "Y": matrix("k", "r")},
-        latex=r"\partial(X \otimes Y) = (\partial X) \otimes Y + X \otimes (\partial Y)", source=cb(39), section=SECTION,
+        source=cb(39), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_40_inverse",
-        f=lambda X: inv(X), derivative=lambda X, dX: -inv(X) @ dX @ inv(X),
+        f="inv(X)", derivative="-inv(X) @ dX @ inv(X)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\partial(X^{-1}) = -X^{-1} (\partial X) X^{-1}", source=cb(40), section=SECTION,
+        source=cb(40), section=SECTION,
         conditions="X invertible",
     ),
     Rule(
@@ -84,31 +83,31 @@ RULES = (
         latex=r"\partial \det(X) = \mathrm{Tr}(\mathrm{adj}(X)\, \partial X)", source=cb(41), section=SECTION,
         conditions="X square; holds for singular X too",
     ),
-    Rule(
+    text_rule(
         name="cookbook_42_det",
-        f=lambda X: det(X), derivative=lambda X, dX: det(X) * tr(inv(X) @ dX),
+        f="det(X)", derivative="det(X) * tr(inv(X) @ dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\partial \det(X) = \det(X)\, \mathrm{Tr}(X^{-1} \partial X)", source=cb(42), section=SECTION,
+        source=cb(42), section=SECTION,
         conditions="X invertible",
     ),
-    Rule(
+    text_rule(
         name="cookbook_43_logdet",
-        f=lambda X: logabsdet(X), derivative=lambda X, dX: tr(inv(X) @ dX),
+        f="log(abs(det(X)))", derivative="tr(inv(X) @ dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="invertible")},
-        latex=r"\partial \ln \det(X) = \mathrm{Tr}(X^{-1} \partial X)", source=cb(43), section=SECTION,
+        source=cb(43), section=SECTION,
         conditions="X invertible; ln det read as ln|det X| when det X < 0",
     ),
-    Rule(
+    text_rule(
         name="cookbook_44_transpose",
-        f=lambda X: X.T, derivative=lambda X, dX: dX.T,
+        f="X.T", derivative="dX.T",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "m")},
-        latex=r"\partial X^\top = (\partial X)^\top", source=cb(44), section=SECTION,
+        source=cb(44), section=SECTION,
     ),
-    Rule(
+    text_rule(
         name="cookbook_45_conjugate_transpose_real",
-        f=lambda X: X.mH, derivative=lambda X, dX: dX.mH,
+        f="X.mH", derivative="dX.mH",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "m")},
-        latex=r"\partial X^H = (\partial X)^H", source=cb(45), section=SECTION,
+        source=cb(45), section=SECTION,
         conditions="checked on real X (X^H = X^T); the complex case is not sampled",
     ),
 )

@@ -28,6 +28,7 @@ from matcalc.catalog._ops import (
     toeplitz_params,
     tr,
 )
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix
 from matcalc.rule import Rule
 
@@ -196,21 +197,19 @@ RULES = (
         source=cb(144), section=SECTION, conditions="T symmetric Toeplitz; per-free-parameter partials",
     ),
     # ---- the Frobenius-gradient convention on Sym(n) (Srinivasan & Panda) ------------------
-    Rule(
+    text_rule(
         name="sym_frobenius_gradient_trace",
-        f=lambda X, A: tr(A @ X),
-        derivative=lambda X, A, dX: ((A + A.T) / 2 * dX).sum(),
+        f="tr(A @ X)",
+        derivative="sum((A + A.T) / 2 * dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="symmetric"), "A": matrix("n", "n")},
-        latex=r"d\,\mathrm{Tr}(AX) = \langle \mathrm{sym}(A), dX \rangle_F\ (X, dX\ \mathrm{symmetric})",
         source="Srinivasan & Panda, arXiv 1911.06491 (on Cookbook 139)", section=SECTION,
         conditions="gradient on Sym(n) for the Frobenius inner product: sym(G) = (G + G^T)/2",
     ),
-    Rule(
+    text_rule(
         name="sym_frobenius_gradient_logdet",
-        f=lambda X: torch.logdet(X),
-        derivative=lambda X, dX: (inv(X) * dX).sum(),
+        f="logdet(X)",
+        derivative="sum(inv(X) * dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="spd")},
-        latex=r"d \ln\det X = \langle X^{-1}, dX \rangle_F\ (X\ \mathrm{spd},\ dX\ \mathrm{symmetric})",
         source="Srinivasan & Panda, arXiv 1911.06491 (on Cookbook 141)", section=SECTION,
         conditions="gradient on Sym(n) for the Frobenius inner product: sym(G) = X^{-1}",
     ),

@@ -1,8 +1,6 @@
 """Matrix Cookbook 2.5-2.7: traces (99u-128), vector norms (129-131), matrix norms (132)."""
 
-import torch
-
-from matcalc.catalog._ops import eye_like, sincos, tr
+from matcalc.catalog._ops import sincos, tr
 from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, vector
 from matcalc.rule import Rule
@@ -64,11 +62,11 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("n", "m")},
         source=cb(104), section=FIRST,
     ),
-    Rule(
+    text_rule(
         name="cookbook_105_trace_kron",
-        f=lambda X, A: tr(torch.kron(A, X)), derivative=lambda X, A: tr(A) * eye_like(X),
+        f="tr(kron(A, X))", derivative="tr(A) * I",
         wrt="X", inputs={"X": matrix("n", "n"), "A": matrix("m", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(A \otimes X)}{\partial X} = \mathrm{Tr}(A) I", source=cb(105), section=FIRST,
+        source=cb(105), section=FIRST,
     ),
     text_rule(
         name="cookbook_106_trace_X2",
@@ -164,11 +162,11 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "m"), "A": matrix("k", "n"), "B": matrix("m", "r"), "C": matrix("k", "r")},
         source=cb(119), section=SECOND,
     ),
-    Rule(
+    text_rule(
         name="cookbook_120_trace_kron_XX",
-        f=lambda X: tr(torch.kron(X, X)), derivative=lambda X: 2 * tr(X) * eye_like(X),
+        f="tr(kron(X, X))", derivative="2 * tr(X) * I",
         wrt="X", inputs={"X": matrix("n", "n")},
-        latex=r"\frac{\partial \mathrm{Tr}(X \otimes X)}{\partial X} = 2 \mathrm{Tr}(X) I", source=cb(120), section=SECOND,
+        source=cb(120), section=SECOND,
     ),
     text_rule(
         name="cookbook_120_trace_squared",
@@ -275,11 +273,11 @@ RULES = (
         wrt="X", inputs={"X": matrix("n", "m")},
         source=cb(132), section=MNORM,
     ),
-    Rule(
+    text_rule(
         name="cookbook_132_trace_XXH",
-        f=lambda X: tr(X @ X.mH), derivative=lambda X: 2 * X,
+        f="tr(X @ X.mH)", derivative="2 * X",
         wrt="X", inputs={"X": matrix("n", "m")},
-        latex=r"\frac{\partial \mathrm{Tr}(X X^H)}{\partial X} = 2X", source=cb(132), section=MNORM,
+        source=cb(132), section=MNORM,
         conditions="real X (the complex case holds under torch's conjugate-gradient convention, not sampled)",
     ),
 )

@@ -5,17 +5,15 @@ gradient ``G`` (``grad_output``) is an input, f is the scalar <G, layer(inputs)>
 with respect to one input is the vector-Jacobian product G^T D layer, in that input's shape.
 Batches run along dim 0 (``m`` rows); features along dim -1 (``n``). Attention uses ``k`` queries,
 ``q`` keys and values, key width ``n`` and value width ``p``, so every shape differs and a
-transposed gradient cannot pass by luck. The hand-written ``torch.autograd.Function`` versions
+transposed gradient cannot pass by luck. Every rule is written as text (``text_rule``), so its
+statement is rendered from the formula that is checked; the shared pieces (the normalized input
+x-hat, the reciprocal standard deviation r, the attention probabilities P and dS) are spelled out
+below once and pasted into the texts. The hand-written ``torch.autograd.Function`` versions
 (and their buggy twins) are in ``examples/layers.py``.
 """
 
-import math
-
-import torch
-import torch.nn.functional as F
-
+from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, vector
-from matcalc.rule import Rule
 
 GROUP = "deep learning"
 LINEAR = "linear and bias"
@@ -25,77 +23,22 @@ ACTIVATION = "activations"
 ATTENTION = "attention"
 
 COURSE = "course slides: backpropagation through layers"
-EPS = 1e-5  # the normalization layers' epsilon (torch's default)
 
-
-def inner(G, Y):
-    return (G * Y).sum()
-
-
-# ---- forward passes, in plain PyTorch (autograd differentiates these) --------------------------
-def layer_norm(X, gamma, beta):
-    return F.layer_norm(X, (X.shape[-1],), gamma, beta, eps=EPS)
-
-
-def rms_norm(X, gamma):
-    return X * torch.rsqrt(X.pow(2).mean(-1, keepdim=True) + EPS) * gamma
-
-
-def batch_norm(X, gamma, beta):
-    return F.batch_norm(X, None, None, gamma, beta, training=True, eps=EPS)
-
-
-def attention(Q, K, V):
-    return torch.softmax(Q @ K.T / math.sqrt(Q.shape[-1]), dim=-1) @ V
-
-
-def cross_entropy(z, t):
-    return -(t / t.sum()) @ torch.log_softmax(z, 0)
-
-
-# ---- pieces the closed forms share ---------------------------------------------------------------
-def ln_rstd(X):
-    return torch.rsqrt(X.var(-1, unbiased=False, keepdim=True) + EPS)
-
-
-def ln_hat(X):
-    return (X - X.mean(-1, keepdim=True)) * ln_rstd(X)
-
-
-def rms_rstd(X):
-    return torch.rsqrt(X.pow(2).mean(-1, keepdim=True) + EPS)
-
-
-def bn_rstd(X):
-    return torch.rsqrt(X.var(0, unbiased=False, keepdim=True) + EPS)
-
-
-def bn_hat(X):
-    return (X - X.mean(0, keepdim=True)) * bn_rstd(X)
-
-
-def attn_probs(Q, K):
-    return torch.softmax(Q @ K.T / math.sqrt(Q.shape[-1]), dim=-1)
-
-
-def attn_dS(Q, K, V, G):
-    P, dP = attn_probs(Q, K), G @ V.T
-    return P * (dP - (dP * P).sum(-1, keepdim=True))
-
-
-def phi(x):
-    return torch.exp(-x * x / 2) / math.sqrt(2 * math.pi)
-
-
-def Phi(x):
-    return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
-
+# ---- the pieces the texts share (1e-05 is the normalization layers' epsilon, torch's default) ----
+LINEAR_Y = "X @ W.T + b"
+LN_R = "(mean((X - mean(X, 1, keepdim=True)) ** 2, 1, keepdim=True) + 1e-05) ** -0.5"  # per row
+LN_HAT = f"(X - mean(X, 1, keepdim=True)) * {LN_R}"
+RMS_R = "(mean(X ** 2, 1, keepdim=True) + 1e-05) ** -0.5"  # per row
+BN_R = "(mean((X - mean(X, 0)) ** 2, 0) + 1e-05) ** -0.5"  # per column, biased batch variance
+BN_HAT = f"(X - mean(X, 0)) * {BN_R}"
+PROBS = "softmax(Q @ K.T / sqrt(Q.shape[-1]))"  # row-wise softmax
+DS = f"{PROBS} * (G @ V.T - sum({PROBS} * (G @ V.T), -1, keepdim=True))"
+ATTENTION_O = f"{PROBS} @ V"
 
 LIN = {"X": matrix("m", "n"), "W": matrix("k", "n"), "b": vector("k"), "G": matrix("m", "k")}
 NORM = {"X": matrix("m", "n"), "gamma": vector("n"), "beta": vector("n"), "G": matrix("m", "n")}
 RMS = {"X": matrix("m", "n"), "gamma": vector("n"), "G": matrix("m", "n")}
 ATTN = {"Q": matrix("k", "n"), "K": matrix("q", "n"), "V": matrix("q", "p"), "G": matrix("k", "p")}
-SDPA = r"S = QK^\top/\sqrt{d},\ P = \mathrm{softmax}(S),\ O = PV"
 FLASH = "Dao et al., FlashAttention (2022), app. B.2; " + COURSE
 BN_PAPER = "Ioffe & Szegedy, Batch Normalization (2015), sec. 3; " + COURSE
 RMS_PAPER = "Zhang & Sennrich, Root Mean Square Layer Normalization (2019), sec. 3; " + COURSE
@@ -103,145 +46,111 @@ LN_PAPER = "Ba et al., Layer Normalization (2016); " + COURSE
 
 RULES = (
     # ---- linear: Y = X W^T + b ------------------------------------------------------------------
-    Rule(
+    text_rule(
         name="deep_linear_grad_input",
-        f=lambda X, W, b, G: inner(G, X @ W.T + b), derivative=lambda X, W, b, G: G @ W,
-        wrt="X", inputs=LIN,
-        latex=r"Y = XW^\top + b:\ \partial L/\partial X = G W", source=COURSE, section=LINEAR,
+        f=f"sum(G * ({LINEAR_Y}))", derivative="G @ W",
+        wrt="X", inputs=LIN, source=COURSE, section=LINEAR,
     ),
-    Rule(
+    text_rule(
         name="deep_linear_grad_weight",
-        f=lambda X, W, b, G: inner(G, X @ W.T + b), derivative=lambda X, W, b, G: G.T @ X,
-        wrt="W", inputs=LIN,
-        latex=r"Y = XW^\top + b:\ \partial L/\partial W = G^\top X", source=COURSE, section=LINEAR,
+        f=f"sum(G * ({LINEAR_Y}))", derivative="G.T @ X",
+        wrt="W", inputs=LIN, source=COURSE, section=LINEAR,
     ),
-    Rule(
+    text_rule(
         name="deep_linear_grad_bias",
-        f=lambda X, W, b, G: inner(G, X @ W.T + b), derivative=lambda X, W, b, G: G.sum(0),
-        wrt="b", inputs=LIN,
-        latex=r"Y = XW^\top + 1 b^\top:\ \partial L/\partial b = G^\top 1 \text{ (summed over the batch)}",
-        source=COURSE, section=LINEAR,
+        f=f"sum(G * ({LINEAR_Y}))", derivative="sum(G, 0)",
+        wrt="b", inputs=LIN, source=COURSE, section=LINEAR,
     ),
     # ---- softmax, log-softmax, cross-entropy ----------------------------------------------------
-    Rule(
+    text_rule(
         name="deep_softmax_jacobian",
-        f=lambda z: torch.softmax(z, 0),
-        derivative=lambda z: torch.diag(torch.softmax(z, 0)) - torch.outer(torch.softmax(z, 0), torch.softmax(z, 0)),
+        f="softmax(z)", derivative="diag(softmax(z)) - outer(softmax(z), softmax(z))",
         wrt="z", inputs={"z": vector("n")},
-        latex=r"s = \mathrm{softmax}(z):\ \partial s/\partial z = \mathrm{diag}(s) - s s^\top",
         source="Goodfellow et al., Deep Learning (2016), 6.2.2.3; " + COURSE, section=SOFTMAX,
     ),
-    Rule(
+    text_rule(
         name="deep_softmax_backward",
-        f=lambda z, g: g @ torch.softmax(z, 0),
-        derivative=lambda z, g: torch.softmax(z, 0) * (g - g @ torch.softmax(z, 0)),
+        f="g @ softmax(z)", derivative="softmax(z) * (g - g @ softmax(z))",
         wrt="z", inputs={"z": vector("n"), "g": vector("n")},
-        latex=r"s = \mathrm{softmax}(z):\ \partial L/\partial z = s \odot (g - (g^\top s) 1)",
         source=COURSE, section=SOFTMAX,
     ),
-    Rule(
+    text_rule(
         name="deep_log_softmax_backward",
-        f=lambda z, g: g @ torch.log_softmax(z, 0),
-        derivative=lambda z, g: g - torch.softmax(z, 0) * g.sum(),
+        f="g @ log_softmax(z)", derivative="g - softmax(z) * sum(g)",
         wrt="z", inputs={"z": vector("n"), "g": vector("n")},
-        latex=r"\ell = \log\mathrm{softmax}(z):\ \partial L/\partial z = g - \mathrm{softmax}(z)\, (1^\top g)",
         source=COURSE, section=SOFTMAX,
     ),
-    Rule(
+    text_rule(
         name="deep_cross_entropy_grad_logits",
-        f=cross_entropy, derivative=lambda z, t: torch.softmax(z, 0) - t / t.sum(),
+        f="-(t / sum(t)) @ log_softmax(z)", derivative="softmax(z) - t / sum(t)",
         wrt="z", inputs={"z": vector("n"), "t": vector("n", positive=True)},
-        latex=r"L = -y^\top \log\mathrm{softmax}(z),\ y = t / 1^\top t:\ \partial L/\partial z = \mathrm{softmax}(z) - y",
         source="Goodfellow et al., Deep Learning (2016), 6.2.2.3; " + COURSE, section=SOFTMAX,
         conditions="y is a probability vector (sums to 1)",
     ),
     # ---- layer norm: Y = xhat * gamma + beta, rows normalized --------------------------------------
-    Rule(
+    text_rule(
         name="deep_layer_norm_grad_input",
-        f=lambda X, gamma, beta, G: inner(G, layer_norm(X, gamma, beta)),
-        derivative=lambda X, gamma, beta, G: ln_rstd(X) * (G * gamma - (G * gamma).mean(-1, keepdim=True) - ln_hat(X) * (G * gamma * ln_hat(X)).mean(-1, keepdim=True)),
-        wrt="X", inputs=NORM,
-        latex=r"\partial L/\partial X = r \odot (\hat g - \mathrm{mean}(\hat g) - \hat x \odot \mathrm{mean}(\hat g \odot \hat x)),\ \hat g = G\gamma,\ r = (\sigma^2 + \epsilon)^{-1/2}",
-        source=LN_PAPER, section=NORMS, conditions="means over dim -1",
+        f=f"sum(G * ({LN_HAT} * gamma + beta))",
+        derivative=f"{LN_R} * (G * gamma - mean(G * gamma, 1, keepdim=True) - {LN_HAT} * mean(G * gamma * {LN_HAT}, 1, keepdim=True))",
+        wrt="X", inputs=NORM, source=LN_PAPER, section=NORMS, conditions="means over dim -1",
     ),
-    Rule(
+    text_rule(
         name="deep_layer_norm_grad_gamma",
-        f=lambda X, gamma, beta, G: inner(G, layer_norm(X, gamma, beta)),
-        derivative=lambda X, gamma, beta, G: (G * ln_hat(X)).sum(0),
-        wrt="gamma", inputs=NORM,
-        latex=r"\partial L/\partial \gamma = \textstyle\sum_{\text{rows}} G \odot \hat x", source=LN_PAPER, section=NORMS,
+        f=f"sum(G * ({LN_HAT} * gamma + beta))", derivative=f"sum(G * {LN_HAT}, 0)",
+        wrt="gamma", inputs=NORM, source=LN_PAPER, section=NORMS,
     ),
-    Rule(
+    text_rule(
         name="deep_layer_norm_grad_beta",
-        f=lambda X, gamma, beta, G: inner(G, layer_norm(X, gamma, beta)),
-        derivative=lambda X, gamma, beta, G: G.sum(0),
-        wrt="beta", inputs=NORM,
-        latex=r"\partial L/\partial \beta = \textstyle\sum_{\text{rows}} G", source=LN_PAPER, section=NORMS,
+        f=f"sum(G * ({LN_HAT} * gamma + beta))", derivative="sum(G, 0)",
+        wrt="beta", inputs=NORM, source=LN_PAPER, section=NORMS,
     ),
     # ---- RMSNorm: Y = x / rms(x) * gamma -----------------------------------------------------------
-    Rule(
+    text_rule(
         name="deep_rms_norm_grad_input",
-        f=lambda X, gamma, G: inner(G, rms_norm(X, gamma)),
-        derivative=lambda X, gamma, G: rms_rstd(X) * (G * gamma - X * rms_rstd(X) ** 2 * (G * gamma * X).mean(-1, keepdim=True)),
-        wrt="X", inputs=RMS,
-        latex=r"\partial L/\partial X = r \odot (\hat g - \hat x \odot \mathrm{mean}(\hat g \odot \hat x)),\ \hat x = r x,\ r = (\mathrm{mean}(x^2) + \epsilon)^{-1/2}",
-        source=RMS_PAPER, section=NORMS,
+        f=f"sum(G * (X * {RMS_R} * gamma))",
+        derivative=f"{RMS_R} * (G * gamma - X * ({RMS_R}) ** 2 * mean(G * gamma * X, 1, keepdim=True))",
+        wrt="X", inputs=RMS, source=RMS_PAPER, section=NORMS,
     ),
-    Rule(
+    text_rule(
         name="deep_rms_norm_grad_gamma",
-        f=lambda X, gamma, G: inner(G, rms_norm(X, gamma)),
-        derivative=lambda X, gamma, G: (G * X * rms_rstd(X)).sum(0),
-        wrt="gamma", inputs=RMS,
-        latex=r"\partial L/\partial \gamma = \textstyle\sum_{\text{rows}} G \odot \hat x", source=RMS_PAPER, section=NORMS,
+        f=f"sum(G * (X * {RMS_R} * gamma))", derivative=f"sum(G * X * {RMS_R}, 0)",
+        wrt="gamma", inputs=RMS, source=RMS_PAPER, section=NORMS,
     ),
     # ---- batch norm, training mode: columns normalized over the batch ------------------------------
-    Rule(
+    text_rule(
         name="deep_batch_norm_grad_input",
-        f=lambda X, gamma, beta, G: inner(G, batch_norm(X, gamma, beta)),
-        derivative=lambda X, gamma, beta, G: bn_rstd(X) / X.shape[0] * (X.shape[0] * G * gamma - (G * gamma).sum(0) - bn_hat(X) * (G * gamma * bn_hat(X)).sum(0)),
-        wrt="X", inputs=NORM,
-        latex=r"\partial L/\partial X = \tfrac{r}{m} \odot (m \hat g - \textstyle\sum_0 \hat g - \hat x \odot \sum_0 \hat g \odot \hat x),\ \hat g = G\gamma",
-        source=BN_PAPER, section=NORMS, conditions="training mode: batch statistics, biased variance over dim 0",
+        f=f"sum(G * ({BN_HAT} * gamma + beta))",
+        derivative=f"{BN_R} / X.shape[0] * (X.shape[0] * G * gamma - sum(G * gamma, 0) - {BN_HAT} * sum(G * gamma * {BN_HAT}, 0))",
+        wrt="X", inputs=NORM, source=BN_PAPER, section=NORMS,
+        conditions="training mode: batch statistics, biased variance over dim 0",
     ),
-    Rule(
+    text_rule(
         name="deep_batch_norm_grad_gamma",
-        f=lambda X, gamma, beta, G: inner(G, batch_norm(X, gamma, beta)),
-        derivative=lambda X, gamma, beta, G: (G * bn_hat(X)).sum(0),
-        wrt="gamma", inputs=NORM,
-        latex=r"\partial L/\partial \gamma = \textstyle\sum_0 G \odot \hat x", source=BN_PAPER, section=NORMS,
-        conditions="training mode",
+        f=f"sum(G * ({BN_HAT} * gamma + beta))", derivative=f"sum(G * {BN_HAT}, 0)",
+        wrt="gamma", inputs=NORM, source=BN_PAPER, section=NORMS, conditions="training mode",
     ),
-    # ---- GELU (exact, erf form) ----------------------------------------------------------------------
-    Rule(
+    # ---- GELU (exact, erf form): Phi(x) = (1 + erf(x / sqrt 2)) / 2, phi the normal density ---------
+    text_rule(
         name="deep_gelu_backward",
-        f=lambda x, g: g @ F.gelu(x), derivative=lambda x, g: g * (Phi(x) + x * phi(x)),
+        f="g @ gelu(x)",
+        derivative="g * (0.5 * (1 + erf(x / sqrt(2))) + x * exp(-x * x / 2) / sqrt(2 * 3.141592653589793))",
         wrt="x", inputs={"x": vector("n"), "g": vector("n")},
-        latex=r"\mathrm{GELU}(x) = x\Phi(x):\ \partial L/\partial x = g \odot (\Phi(x) + x \varphi(x))",
         source="Hendrycks & Gimpel, GELUs (2016); " + COURSE, section=ACTIVATION,
     ),
-    # ---- scaled dot-product attention ----------------------------------------------------------------
-    Rule(
+    # ---- scaled dot-product attention: S = Q K^T / sqrt(d), P = softmax(S) by rows, O = P V ---------
+    text_rule(
         name="deep_attention_grad_query",
-        f=lambda Q, K, V, G: inner(G, attention(Q, K, V)),
-        derivative=lambda Q, K, V, G: attn_dS(Q, K, V, G) @ K / math.sqrt(Q.shape[-1]),
-        wrt="Q", inputs=ATTN,
-        latex=SDPA + r":\ \partial L/\partial Q = dS\, K / \sqrt{d},\ dS = P \odot (G V^\top - \mathrm{rowsum}(P \odot G V^\top))",
-        source=FLASH, section=ATTENTION,
+        f=f"sum(G * ({ATTENTION_O}))", derivative=f"({DS}) @ K / sqrt(Q.shape[-1])",
+        wrt="Q", inputs=ATTN, source=FLASH, section=ATTENTION,
     ),
-    Rule(
+    text_rule(
         name="deep_attention_grad_key",
-        f=lambda Q, K, V, G: inner(G, attention(Q, K, V)),
-        derivative=lambda Q, K, V, G: attn_dS(Q, K, V, G).T @ Q / math.sqrt(Q.shape[-1]),
-        wrt="K", inputs=ATTN,
-        latex=SDPA + r":\ \partial L/\partial K = dS^\top Q / \sqrt{d}",
-        source=FLASH, section=ATTENTION,
+        f=f"sum(G * ({ATTENTION_O}))", derivative=f"({DS}).T @ Q / sqrt(Q.shape[-1])",
+        wrt="K", inputs=ATTN, source=FLASH, section=ATTENTION,
     ),
-    Rule(
+    text_rule(
         name="deep_attention_grad_value",
-        f=lambda Q, K, V, G: inner(G, attention(Q, K, V)),
-        derivative=lambda Q, K, V, G: attn_probs(Q, K).T @ G,
-        wrt="V", inputs=ATTN,
-        latex=SDPA + r":\ \partial L/\partial V = P^\top G",
-        source=FLASH, section=ATTENTION,
+        f=f"sum(G * ({ATTENTION_O}))", derivative=f"{PROBS}.T @ G",
+        wrt="V", inputs=ATTN, source=FLASH, section=ATTENTION,
     ),
 )

@@ -4,12 +4,8 @@ Each entry says where the claim appears (``source``), what is wrong with it (``f
 catalog rule is correct (``correct``). The catalog's tests expect every entry here to fail.
 """
 
-import torch
-
-from matcalc.catalog._ops import dg, eye_like, inv, tr
 from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, vector
-from matcalc.rule import Rule
 
 SECTION = "errata"
 SLIP = "common hand-derivation slip"
@@ -45,23 +41,21 @@ RULES = (
         flaw="States only B and C symmetric; the formula also needs A symmetric (relative error ~0.1 for a nonsymmetric A).",
         correct="cookbook_127_general",
     ),
-    Rule(
+    text_rule(
         name="cookbook_139_as_frobenius_gradient",
-        f=lambda X, A: tr(A @ X),
-        derivative=lambda X, A, dX: ((A + A.T - A * eye_like(A)) * dX).sum(),
+        f="tr(A @ X)",
+        derivative="sum((A + A.T - A * I) * dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="symmetric"), "A": matrix("n", "n")},
-        latex=r"d\,\mathrm{Tr}(AX) = \langle A + A^\top - A \circ I, dX \rangle_F\ (X\ \mathrm{symmetric})",
         source="Matrix Cookbook (139) read as a gradient on Sym(n); Srinivasan & Panda, arXiv 1911.06491",
         section=SECTION, refuted=True,
         flaw="G + G^T - dg(G) lists per-free-parameter partials; used as a Frobenius gradient it doubles the off-diagonal terms. The gradient on Sym(n) is (G + G^T)/2.",
         correct="sym_frobenius_gradient_trace",
     ),
-    Rule(
+    text_rule(
         name="cookbook_141_as_frobenius_gradient",
-        f=lambda X: torch.logdet(X),
-        derivative=lambda X, dX: ((2 * inv(X) - dg(inv(X))) * dX).sum(),
+        f="logdet(X)",
+        derivative="sum((2 * inv(X) - inv(X) * I) * dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="spd")},
-        latex=r"d \ln\det X = \langle 2X^{-1} - X^{-1} \circ I, dX \rangle_F\ (X\ \mathrm{symmetric})",
         source="Matrix Cookbook (141) read as a gradient on Sym(n); Srinivasan & Panda, arXiv 1911.06491",
         section=SECTION, refuted=True,
         flaw="Per-free-parameter partials used as a Frobenius gradient; the gradient on Sym(n) is X^{-1}.",

@@ -5,7 +5,6 @@ import torch
 from matcalc.catalog._text import text_rule
 from matcalc.domains import matrix, scalar, vector
 from matcalc.fast import quadratic_gradient
-from matcalc.rule import Rule
 
 SEED = "seed (d2l lecture: derivatives and gradients)"
 
@@ -59,13 +58,12 @@ RULES = (
         inputs={"x": vector("n", nonzero=True)},
         source=SEED + " exercise", section="seed", layout="denominator", conditions="x != 0",
     ),
-    Rule(
+    text_rule(
         name="exercise_3x1sq_5exp",
-        f=lambda x: 3 * x[0] ** 2 + 5 * torch.exp(x[1]),
-        derivative=lambda x: torch.stack([6 * x[0], 5 * torch.exp(x[1])]),
+        f="3 * x[0] ** 2 + 5 * exp(x[1])",
+        derivative="stack([6 * x[0], 5 * exp(x[1])])",
         wrt="x",
         inputs={"x": vector(2)},
-        latex=r"\nabla (3x_1^2 + 5e^{x_2}) = [6x_1, 5e^{x_2}]",
         source=SEED + " exercise", section="seed", layout="denominator",
     ),
     text_rule(
@@ -77,13 +75,12 @@ RULES = (
         source=SEED, section="seed", layout="denominator",
         conditions="gradient (denominator) layout: nabla f = Df^T",
     ),
-    Rule(
+    text_rule(
         name="slides_quadratic_example",
-        f=lambda x: x[0] ** 2 + 2 * x[1] ** 2,
-        derivative=lambda x: torch.stack([2 * x[0], 4 * x[1]]),
+        f="x[0] ** 2 + 2 * x[1] ** 2",
+        derivative="stack([2 * x[0], 4 * x[1]])",
         wrt="x",
         inputs={"x": vector(2)},
-        latex=r"\partial (x_1^2 + 2x_2^2) / \partial x = [2x_1, 4x_2]",
         source="course slides: matrix calculus (p. 5)", section="seed",
     ),
     text_rule(

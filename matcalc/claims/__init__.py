@@ -10,9 +10,14 @@ Example::
     True
 
 The language (see :mod:`matcalc.claims.parse`) is PyTorch's: ``@``, ``+``, ``-``, ``*``, ``/``,
-``**`` with a small constant exponent, ``.T``, ``I`` and ``eye(n)``, numbers, and the functions in
-:data:`matcalc.claims.parse.FUNCTIONS`. Shapes are inferred (:mod:`matcalc.claims.shapes`); the
-statement is rendered from the parsed text (:mod:`matcalc.claims.latex`).
+``**`` with a small constant exponent, ``.T`` and ``.mH``, ``I`` and ``eye(n)``, numbers, sizes
+``X.shape[k]``, and the functions in :data:`matcalc.claims.parse.FUNCTIONS`, among them ``kron``
+and the reductions along an axis ``sum(G, 0)`` and ``mean(X, 1, keepdim=True)``. Elementwise
+operations broadcast as in PyTorch: a vector along the rows of a matrix (``X @ W.T + b``), a
+keepdim result along its size-1 axis; ``softmax``, ``log_softmax`` and ``logsumexp`` of a matrix
+work row by row (``dim=-1``). Shapes are inferred (:mod:`matcalc.claims.shapes`); the statement
+is rendered from the parsed text (:mod:`matcalc.claims.latex`). A claim is a Jacobian, a Hessian
+or a differential (``kind="differential"``, written with directions ``dX``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matcalc.claims.evaluate import SizeSource, compile_tree
-from matcalc.claims.latex import PRODUCT, _Renderer, symbol, to_latex
+from matcalc.claims.latex import POWER, PRODUCT, _Renderer, symbol
 from matcalc.claims.parse import ClaimError, Node, parse
 from matcalc.claims.shapes import Shape, Shapes, parse_where
 from matcalc.errors import MatcalcError
@@ -41,7 +46,7 @@ class Claim:
 
     f: str
     derivative: str
-    wrt: str
+    wrt: str | tuple[str, ...]
     layout: str
     kind: str
     f_tree: Node
@@ -66,7 +71,7 @@ class Claim:
 def claim(
     f: str,
     *,
-    wrt: str,
+    wrt: str | tuple[str, ...],
     derivative: str,
     where: str | Mapping[str, Any] | None = None,
     layout: str = "numerator",
@@ -82,17 +87,25 @@ def claim(
     >>> rule.inputs["X"].describe(), rule.latex
     ('matrix n x n, invertible', '\\\\frac{\\\\partial \\\\log \\\\det(X)}{\\\\partial X} = X^{-\\\\top}')
 
+    With ``kind="differential"`` the derivative is the differential of f: it may use the direction
+    ``dX`` of each input ``X`` in ``wrt`` (a name or a tuple of names), with X's shape, and has f's
+    shape, as the Cookbook writes d(XY) = dX Y + X dY:
+
+    >>> rule = mc.claim("X @ Y", wrt=("X", "Y"), derivative="dX @ Y + X @ dY", kind="differential")
+    >>> rule.latex, mc.check(rule, seed=0).passed
+    ('\\\\partial (X Y) = (\\\\partial X) Y + X (\\\\partial Y)', True)
+
     Other keyword arguments (``source``, ``conditions``, ``section``, ``refuted``, ``flaw``,
     ``jvp``, ...) are passed to :class:`~matcalc.Rule`. Misuse, an unreadable claim or a shape
     conflict raises :class:`~matcalc.MatcalcError` pointing at the sub-expression; a wrong
     derivative gives a rule that fails its check.
     """
-    if not isinstance(wrt, str) or not wrt.isidentifier():
-        raise MatcalcError(f"wrt must name one input of f, e.g. wrt='x'; got {wrt!r}")
+    if kind not in ("jacobian", "hessian", "differential"):
+        raise MatcalcError(f"kind {kind!r}: a text claim is a 'jacobian', a 'hessian' or a "
+                           "'differential'")
+    wrts = _wrt_names(wrt, kind)
     if layout not in ("numerator", "denominator"):
         raise MatcalcError(f"layout {layout!r} is not 'numerator' or 'denominator'")
-    if kind not in ("jacobian", "hessian"):
-        raise MatcalcError(f"kind {kind!r}: a text claim is a 'jacobian' or a 'hessian'")
     if "latex" in fields:
         raise MatcalcError("a text claim's statement is rendered from its text: drop latex=")
     decls = parse_where(where)
@@ -101,16 +114,24 @@ def claim(
     for declared in decls:  # declared inputs come first, in their order (it fixes the draws)
         shapes.symbol_shape(declared)
     f_shape = shapes.infer(f_tree)
-    if wrt not in shapes.symbols:  # declared inputs are in the table, so f may be constant in them
-        raise MatcalcError(f"wrt={wrt!r} does not appear in f = {f.strip()!r}: name one of "
-                           f"{', '.join(shapes.order)}")
-    w_shape = shapes.symbols[wrt]
+    for w in wrts:  # declared inputs are in the table, so f may be constant in them
+        if w not in shapes.symbols:
+            raise MatcalcError(f"wrt={w!r} does not appear in f = {f.strip()!r}: name one of "
+                               f"{', '.join(shapes.order)}")
+    w_shape = shapes.symbols[wrts[0]]
     expected = _expected(f_shape, w_shape, layout, kind, f)
+    directions = {f"d{w}": w for w in wrts} if kind == "differential" else {}
+    for dname, w in directions.items():  # a direction has its input's shape and is no input
+        if dname in shapes.symbols:
+            raise MatcalcError(f"{dname!r} is the direction of {w} in a differential, so it cannot "
+                               "also be an input: rename that input")
+        shapes.symbols[dname] = shapes.symbols[w]
     shapes.freeze()
     shapes.source = derivative.strip()
     d_shape = shapes.infer(d_tree)
     shapes.try_match(d_shape, expected)
-    shapes.name_free_dims([wrt])
+    shapes.name_free_dims(list(wrts))
+    shapes.check_indices()
     eye_sizes = _eye_sizes(shapes)
     inputs = shapes.domains()
     f_fn, d_fn = compile_tree(f_tree, eye_sizes), compile_tree(d_tree, eye_sizes)
@@ -118,7 +139,11 @@ def claim(
     def rank(node: Node) -> int:
         return len(shapes.node_shapes[id(node)])
 
-    statement = _statement(f_tree, d_tree, wrt, layout, kind, rank, bool(f_shape))
+    def dim(node: Node) -> str:  # the dim that X.shape[k] reads
+        return str(shapes.dim_name(shapes.node_shapes[id(node.args[0])][int(node.value)]))  # type: ignore[call-overload]
+
+    statement = _statement(f_tree, d_tree, wrts[0], layout, kind, _Renderer(rank, dim, directions),
+                           bool(f_shape))
     rule = Rule(name=name if name is not None else _name(f), f=f_fn, derivative=d_fn, wrt=wrt,
                 inputs=inputs, layout=layout, latex=statement, kind=kind,  # type: ignore[arg-type]
                 **fields)
@@ -145,7 +170,20 @@ def rendered(rule: Rule) -> bool:
     return rule in _CLAIMS
 
 
+def _wrt_names(wrt: object, kind: str) -> tuple[str, ...]:
+    names = wrt if kind == "differential" and isinstance(wrt, tuple) and wrt else (wrt,)
+    for w in names:
+        if not isinstance(w, str) or not w.isidentifier():
+            raise MatcalcError(f"wrt must name one input of f, e.g. wrt='x' (a differential may "
+                               f"name a tuple of inputs); got {wrt!r}")
+    if len(set(names)) != len(names):
+        raise MatcalcError(f"wrt names an input twice: {wrt!r}")
+    return names  # type: ignore[return-value]
+
+
 def _expected(f_shape: Shape, w_shape: Shape, layout: str, kind: str, f: str) -> Shape:
+    if kind == "differential":
+        return f_shape
     if kind == "hessian":
         if f_shape:
             raise MatcalcError(f"a Hessian needs a scalar f; {f.strip()!r} is not a scalar")
@@ -179,11 +217,14 @@ def _name(f: str) -> str:
 
 
 def _statement(f_tree: Node, d_tree: Node, wrt: str, layout: str, kind: str,
-               rank: Any, vector_f: bool) -> str:
-    text, prec = _Renderer(rank).render(f_tree)
+               renderer: _Renderer, vector_f: bool) -> str:
+    text, prec = renderer.render(f_tree)
     f_tex = text if prec >= PRODUCT and not text.startswith("-") else f"({text})"
     w = symbol(wrt)
-    d_tex = to_latex(d_tree, rank)
+    d_tex = renderer.render(d_tree)[0]
+    if kind == "differential":  # the Cookbook's d(XY) = (dX) Y + X (dY)
+        lhs = text if prec >= POWER and not text.startswith("-") else f"({text})"
+        return rf"\partial {lhs} = {d_tex}"
     if kind == "hessian":
         return rf"\frac{{\partial^2 {f_tex}}}{{\partial {w}\, \partial {w}^\top}} = {d_tex}"
     if not vector_f:

@@ -35,10 +35,12 @@ UNARY: dict[str, Callable[[Tensor], Tensor]] = {
     "softmax": lambda x: torch.softmax(x, dim=-1),
     "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
     "logsumexp": lambda x: torch.logsumexp(x, dim=-1),
+    "gelu": torch.nn.functional.gelu, "erf": torch.erf,
 }
+REDUCE: dict[str, Callable[..., Tensor]] = {"sum": torch.sum, "mean": torch.mean}
 BINARY: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "@": torch.matmul, "+": torch.add, "-": torch.sub, "*": torch.mul, "/": torch.div,
-    "outer": torch.outer, "dot": torch.dot,
+    "outer": torch.outer, "dot": torch.dot, "kron": torch.kron,
 }
 
 # Where an identity's size comes from: (input name, axis) or a fixed int.
@@ -73,8 +75,22 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
                 return -run(node.args[0])
             if kind == "T":
                 return run(node.args[0]).T
+            if kind == "H":
+                return run(node.args[0]).mH
             if kind == "pow":
                 return run(node.args[0]) ** float(node.value)  # type: ignore[arg-type]
+            if kind == "index":
+                return run(node.args[0])[node.value]  # type: ignore[index]
+            if kind == "call" and node.value == "stack":
+                return torch.stack([run(a) for a in node.args])
+            if kind == "size":
+                axis = int(node.value)  # type: ignore[call-overload]
+                return torch.tensor(float(run(node.args[0]).shape[axis]), dtype=like.dtype,
+                                    device=like.device)
+            if kind == "call" and node.value in REDUCE and len(node.args) > 1:
+                axis = int(node.args[1].value)  # type: ignore[call-overload]
+                return REDUCE[str(node.value)](run(node.args[0]), dim=axis,
+                                               keepdim=len(node.args) > 2)
             if kind == "call" and node.value == "matrix_power":
                 return torch.linalg.matrix_power(run(node.args[0]), int(node.args[1].value))  # type: ignore[call-overload]
             if kind == "call" and len(node.args) == 1:

@@ -12,7 +12,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 from matcalc.claims.parse import Node
@@ -30,10 +31,11 @@ FUNCTION_NAMES = {
     "expm1": r"\mathrm{expm1}", "softmax": r"\mathrm{softmax}", "log_softmax": r"\log\mathrm{softmax}",
     "logsumexp": r"\mathrm{logsumexp}", "diag": r"\mathrm{diag}", "sum": r"\mathrm{sum}",
     "mean": r"\mathrm{mean}", "sign": r"\mathrm{sign}", "det": r"\det", "tr": r"\mathrm{Tr}",
-    "trace": r"\mathrm{Tr}",
+    "trace": r"\mathrm{Tr}", "gelu": r"\mathrm{GELU}", "erf": r"\mathrm{erf}",
 }
 
 Rank = Callable[[Node], int]
+DimName = Callable[[Node], str]
 
 
 def symbol(name: str) -> str:
@@ -54,30 +56,45 @@ def symbol(name: str) -> str:
 
 
 def number(value: object, fraction: bool = False) -> str:
-    """A constant: integers as integers; with ``fraction`` (exponents) simple fractions as p/q.
+    """A constant: integers as integers; with ``fraction`` (exponents) simple fractions as p/q;
+    powers of ten in scientific notation and the float nearest pi as pi.
 
     >>> number(2.0), number(0.5, fraction=True), number(0.1), number(-1)
     ('2', '1/2', '0.1', '-1')
+    >>> number(1e-05), number(2.5e-08), number(3.141592653589793)
+    ('10^{-5}', '2.5 \\\\cdot 10^{-8}', '\\\\pi')
     """
     assert isinstance(value, int | float)
-    if float(value).is_integer():
+    if float(value).is_integer() and abs(value) < 1e16:
         return str(int(value))
+    if value == math.pi:
+        return r"\pi"
     if not fraction:
-        return repr(value)
+        text = repr(value)
+        if "e" in text:
+            mantissa, _, exponent = text.partition("e")
+            power = f"10^{{{int(exponent)}}}"
+            return power if mantissa == "1" else (f"-{power}" if mantissa == "-1"
+                                                   else rf"{mantissa} \cdot {power}")
+        return text
     frac = Fraction(value).limit_denominator(64)
     if float(frac) == value:
         return f"{frac.numerator}/{frac.denominator}"
     return repr(value)
 
 
-def to_latex(node: Node, rank: Rank) -> str:
-    """LaTeX for ``node``; ``rank(node)`` is 0, 1 or 2."""
-    return _Renderer(rank).render(node)[0]
+def to_latex(node: Node, rank: Rank, dim: DimName | None = None) -> str:
+    """LaTeX for ``node``; ``rank(node)`` is 0, 1 or 2; ``dim(node)`` names the dim that a size
+    node ``X.shape[k]`` reads (without it, the size is written out)."""
+    return _Renderer(rank, dim).render(node)[0]
 
 
 class _Renderer:
-    def __init__(self, rank: Rank) -> None:
+    def __init__(self, rank: Rank, dim: DimName | None = None,
+                 directions: Mapping[str, str] | None = None) -> None:
         self.rank = rank
+        self.dim = dim
+        self.directions = directions or {}  # a differential's dX -> X, written \partial X
 
     def wrap(self, node: Node, level: float) -> str:
         text, prec = self.render(node)
@@ -86,6 +103,8 @@ class _Renderer:
     def render(self, node: Node) -> tuple[str, float]:
         kind, args = node.kind, node.args
         if kind == "sym":
+            if node.value in self.directions:  # binds like a Hadamard product: (\partial X) Y
+                return rf"\partial {symbol(self.directions[str(node.value)])}", HADAMARD
             return symbol(str(node.value)), ATOM
         if kind == "num":
             text = number(node.value)
@@ -94,6 +113,13 @@ class _Renderer:
             return "I", ATOM
         if kind == "eye":
             return f"I_{{{node.value}}}", ATOM
+        if kind == "index":  # x[0] is x_1, X[0, 1] is X_{12}, as in mathematics
+            sub = ",".join(str(int(i) + 1) for i in node.value)  # type: ignore[attr-defined]
+            return f"{symbol(str(args[0].value))}_{{{sub}}}", ATOM
+        if kind == "size":
+            if self.dim is not None:
+                return symbol(self.dim(node)), ATOM
+            return rf"\mathrm{{size}}_{{{node.value}}}({symbol(str(args[0].value))})", ATOM
         if kind == "neg":
             return "-" + self.wrap(args[0], PRODUCT), UNARY
         if kind == "T":
@@ -101,6 +127,8 @@ class _Renderer:
             if inner.kind == "call" and inner.value == "inv":
                 return self.wrap(inner.args[0], ATOM) + r"^{-\top}", POWER
             return self.wrap(inner, ATOM) + r"^\top", POWER
+        if kind == "H":
+            return self.wrap(args[0], ATOM) + "^H", POWER
         if kind == "pow":
             base = args[0]
             exp = number(node.value, fraction=True)
@@ -113,8 +141,9 @@ class _Renderer:
         if kind == "@":
             return self.matmul(node), PRODUCT
         if kind in ("+", "-"):
-            right = self.wrap(args[1], PRODUCT if kind == "-" else SUM)
-            return f"{self.wrap(args[0], SUM)} {kind} {right}", SUM
+            right = self.spread(args[1], args[0]) or self.wrap(args[1], PRODUCT if kind == "-" else SUM)
+            left = self.spread(args[0], args[1]) or self.wrap(args[0], SUM)
+            return f"{left} {kind} {right}", SUM
         if kind == "*":
             both = self.rank(args[0]) and self.rank(args[1])
             return self.times(node), HADAMARD if both else PRODUCT
@@ -122,7 +151,14 @@ class _Renderer:
         a, b = args
         if self.rank(b) == 0:
             return rf"\frac{{{self.render(a)[0]}}}{{{self.render(b)[0]}}}", PRODUCT
-        return rf"{self.wrap(a, PRODUCT)} \oslash {self.wrap(b, POWER)}", PRODUCT
+        left = self.spread(a, b) or self.wrap(a, PRODUCT)
+        return rf"{left} \oslash {self.spread(b, a) or self.wrap(b, POWER)}", PRODUCT
+
+    def spread(self, node: Node, other: Node) -> str | None:
+        """A vector broadcast along the rows of a matrix, as the matrix 1 b^T; None otherwise."""
+        if self.rank(node) == 1 and self.rank(other) == 2:
+            return rf"\mathbf{{1}} {self.wrap(node, ATOM)}^\top"
+        return None
 
     def matmul(self, node: Node) -> str:
         operands: list[Node] = []
@@ -166,7 +202,7 @@ class _Renderer:
                 return f"{self.factor(scalar)} {self.row(vector)}"
         if node.kind == "neg":
             return "-" + self.row(node.args[0])
-        return self.wrap(node, POWER) + r"^\top"
+        return self.wrap(node, ATOM) + r"^\top"  # x^{2} is wrapped: (x^{2})^T, not x^{2}^T
 
     def factor(self, node: Node) -> str:
         """An operand of a juxtaposed product; an inner product c^T x gets parentheses."""
@@ -178,7 +214,8 @@ class _Renderer:
         a, b = node.args
         ra, rb = self.rank(a), self.rank(b)
         if ra and rb:
-            return rf"{self.wrap(a, PRODUCT)} \odot {self.wrap(b, PRODUCT)}"
+            left = self.spread(a, b) or self.wrap(a, PRODUCT)
+            return rf"{left} \odot {self.spread(b, a) or self.wrap(b, PRODUCT)}"
         if rb == 0 and ra:
             a, b = b, a  # the scalar first: x * 2 is 2x
         left, right = self.factor(a), self.factor(b)
@@ -192,6 +229,10 @@ class _Renderer:
         fn, args = str(node.value), node.args
         arg = args[0]
         inner = self.render(arg)[0]
+        if fn in ("sum", "mean") and len(args) > 1:  # along an axis: sum_0(G), mean_1(X)
+            return rf"{FUNCTION_NAMES[fn]}_{{{number(args[1].value)}}}({inner})", ATOM
+        if fn == "stack":
+            return "[" + ", ".join(self.render(a)[0] for a in args) + "]", ATOM
         if fn in ("ones_like", "zeros_like"):
             return (r"\mathbf{1}" if fn == "ones_like" else "0"), ATOM
         if fn == "inv":
@@ -212,6 +253,9 @@ class _Renderer:
             if self.rank(arg) == 0:
                 return rf"\lvert {inner} \rvert", ATOM
             return rf"\Vert {inner} \Vert_{'2' if self.rank(arg) == 1 else 'F'}", ATOM
+        if fn == "kron":
+            # binds like the Hadamard product, so that a product of krons gets its parentheses
+            return rf"{self.wrap(arg, PRODUCT)} \otimes {self.wrap(args[1], PRODUCT)}", HADAMARD
         if fn == "outer":
             return f"{self.wrap(arg, PRODUCT)} {self.wrap(args[1], ATOM)}^\\top", PRODUCT
         if fn == "dot":

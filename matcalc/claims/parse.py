@@ -23,15 +23,21 @@ from matcalc.errors import MatcalcError
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
 MAX_EXPONENT = 16
+MAX_INDEX = 4096  # an index or a stack's length; the input's declared length bounds it further
 CARET_WIDTH = 100
 RESERVED = frozenset({"I", "eye"})
 
 
 @dataclass(frozen=True, eq=False)
 class Node:
-    """One node of a claim: ``kind`` is "sym", "num", "I", "eye", "neg", "T", "pow", "call" or one
-    of the binary operators "@", "+", "-", "*", "/". ``value`` is the symbol's name, the number,
-    the function's name, the exponent or eye's dim; ``start``/``end`` are columns in the text."""
+    """One node of a claim: ``kind`` is "sym", "num", "I", "eye", "neg", "T", "H" (``.mH``, the
+    conjugate transpose, which is ``.T`` on real inputs), "pow", "call", "index" (``x[i]`` or
+    ``X[i, j]``, its one argument the symbol, its value the tuple of indices),
+    "size" (``X.shape[k]``, its one argument the symbol) or one of the binary operators "@", "+",
+    "-", "*", "/". ``value`` is the symbol's name, the number, the function's name, the exponent,
+    eye's dim or the size's axis; ``start``/``end`` are columns in the text. A reduction along an
+    axis is a "call" of sum or mean whose second argument is the axis (a "num") and whose third,
+    when present, is the number 1 for ``keepdim=True``."""
 
     kind: str
     args: tuple[Node, ...]
@@ -46,14 +52,17 @@ FUNCTIONS: dict[str, int] = {
         "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid", "sqrt", "abs", "log", "exp",
         "relu", "softplus", "log1p", "expm1", "square", "sign", "ones_like", "zeros_like",
         "tr", "trace", "det", "logdet", "inv", "pinv", "expm", "sum", "mean", "norm", "diag",
-        "softmax", "log_softmax", "logsumexp",
+        "softmax", "log_softmax", "logsumexp", "gelu", "erf",
     )},
-    "outer": 2, "dot": 2, "matrix_power": 2,
+    "outer": 2, "dot": 2, "matrix_power": 2, "kron": 2, "stack": 1,
 }
 ELEMENTWISE = frozenset({
     "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid", "sqrt", "abs", "log", "exp", "relu",
-    "softplus", "log1p", "expm1", "square", "sign", "ones_like", "zeros_like",
+    "softplus", "log1p", "expm1", "square", "sign", "ones_like", "zeros_like", "gelu", "erf",
 })
+# sum(X, axis) and mean(X, axis), optionally with keepdim=True: the axis is a constant in AXES
+REDUCTIONS = frozenset({"sum", "mean"})
+AXES = (-2, -1, 0, 1)
 
 _BINOPS: dict[type, str] = {ast.MatMult: "@", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
                             ast.Div: "/"}
@@ -159,12 +168,17 @@ class _Converter:
         if isinstance(node, ast.Name):
             return self.name(node, start, end)
         if isinstance(node, ast.Attribute):
-            if node.attr != "T":
-                raise self.fail(f"attribute .{node.attr} is not allowed: the only attribute is .T",
-                                node)
-            return Node("T", (self.convert(node.value),), None, start, end)
+            if node.attr not in ("T", "mH"):
+                raise self.fail(f"attribute .{node.attr} is not allowed: the attributes are .T and "
+                                ".mH (and .shape[k])", node)
+            kind = "T" if node.attr == "T" else "H"
+            return Node(kind, (self.convert(node.value),), None, start, end)
         if isinstance(node, ast.Call):
             return self.call(node, start, end)
+        if isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Attribute):
+                return self.size(node, start, end)
+            return self.index(node, start, end)
         raise self.fail(f"{type(node).__name__} is not in the claim language: write products, "
                         "sums and calls of whitelisted functions", node)
 
@@ -208,11 +222,90 @@ class _Converter:
             return self.number(node)
         raise self.fail("an exponent must be a numeric constant such as 2, -1 or 1/2", node)
 
+    def size(self, node: ast.Subscript, start: int, end: int) -> Node:
+        """``X.shape[k]``: the size of an input along axis k (0, 1, -1 or -2), a scalar."""
+        target = node.value
+        if not (isinstance(target, ast.Attribute) and target.attr == "shape"
+                and isinstance(target.value, ast.Name)):
+            raise self.fail("the subscripts are an input's size X.shape[k] and its entries x[i] "
+                            "and X[i, j]", node)
+        sym = self.name(target.value, *_span(target.value, self.source))
+        if sym.kind != "sym":
+            raise self.fail("only an input has a shape, e.g. X.shape[1]", node)
+        axis = self.axis(node.slice)
+        return Node("size", (sym,), axis, start, end)
+
+    def index(self, node: ast.Subscript, start: int, end: int) -> Node:
+        """``x[i]`` or ``X[i, j]``: one entry of an input, with non-negative integer constants."""
+        if not isinstance(node.value, ast.Name):
+            raise self.fail("only an input can be indexed, e.g. x[0] or X[0, 1]", node)
+        sym = self.name(node.value, *_span(node.value, self.source))
+        if sym.kind != "sym":
+            raise self.fail("only an input can be indexed, e.g. x[0] or X[0, 1]", node)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not 1 <= len(items) <= 2:
+            raise self.fail("an index is x[i] for a vector or X[i, j] for a matrix", node)
+        indices = []
+        for item in items:
+            if not (isinstance(item, ast.Constant) and type(item.value) is int
+                    and 0 <= item.value < MAX_INDEX):
+                raise self.fail(f"an index must be an integer constant from 0 to {MAX_INDEX - 1} "
+                                "(no slices, names or expressions)", item)
+            indices.append(item.value)
+        return Node("index", (sym,), tuple(indices), start, end)
+
+    def stack(self, node: ast.Call, start: int, end: int) -> Node:
+        """``stack([a, b, ...])``: a vector of scalars, as torch.stack builds it."""
+        (items,) = node.args
+        if not isinstance(items, ast.List) or not 1 <= len(items.elts) <= MAX_INDEX:
+            raise self.fail(f"stack() takes a list of 1 to {MAX_INDEX} scalars, e.g. "
+                            "stack([x[0], 2 * x[1]])", node)
+        if any(isinstance(e, ast.Starred) for e in items.elts):
+            raise self.fail("stack() takes the scalars themselves, not *args", node)
+        return Node("call", tuple(self.convert(e) for e in items.elts), "stack", start, end)
+
+    def axis(self, node: ast.AST) -> int:
+        """An axis: an integer constant in AXES (written as such, never computed)."""
+        value = node.operand if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+            else node
+        if not (isinstance(value, ast.Constant) and type(value.value) is int):
+            raise self.fail(f"an axis must be an integer constant, one of {AXES}", node)
+        axis = -value.value if value is not node else value.value
+        if axis not in AXES:
+            raise self.fail(f"axis {axis} is out of range: a claim's tensors have at most two "
+                            f"axes, so write one of {AXES}", node)
+        return axis
+
+    def reduction(self, node: ast.Call, fn: str, start: int, end: int) -> Node:
+        """sum(X, axis) or mean(X, axis, keepdim=True), as torch.sum and torch.mean read them."""
+        if len(node.args) != 2:
+            raise self.fail(f"{fn}() takes an input and optionally an axis, e.g. {fn}(X, 0)", node)
+        keep = False
+        for kw in node.keywords:
+            if kw.arg != "keepdim" or not isinstance(kw.value, ast.Constant) or \
+                    not isinstance(kw.value.value, bool):
+                raise self.fail(f"{fn}() takes one keyword, keepdim=True or keepdim=False", kw.value
+                                if kw.arg == "keepdim" else node)
+            keep = kw.value.value
+        if len(node.keywords) > 1:
+            raise self.fail(f"{fn}() takes keepdim once", node)
+        axis_node = node.args[1]
+        axis = Node("num", (), self.axis(axis_node), *_span(axis_node, self.source))
+        args: tuple[Node, ...] = (self.convert(node.args[0]), axis)
+        if keep:
+            args += (Node("num", (), 1, end, end),)
+        return Node("call", args, fn, start, end)
+
     def call(self, node: ast.Call, start: int, end: int) -> Node:
         if not isinstance(node.func, ast.Name):
             raise self.fail("only whitelisted functions may be called, by name (e.g. tr(X))", node)
         fn = node.func.id
-        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+        if any(isinstance(a, ast.Starred) for a in node.args) or \
+                any(kw.arg is None for kw in node.keywords):
+            raise self.fail(f"{fn}() takes positional arguments only", node)
+        if fn in REDUCTIONS and (len(node.args) > 1 or node.keywords):
+            return self.reduction(node, fn, start, end)
+        if node.keywords:
             raise self.fail(f"{fn}() takes positional arguments only", node)
         if fn == "eye":
             if len(node.args) != 1:
@@ -229,6 +322,8 @@ class _Converter:
                             f"{', '.join(sorted([*FUNCTIONS, 'eye']))}", node.func)
         if len(node.args) != FUNCTIONS[fn]:
             raise self.fail(f"{fn}() takes {FUNCTIONS[fn]} argument(s), got {len(node.args)}", node)
+        if fn == "stack":
+            return self.stack(node, start, end)
         if fn == "matrix_power":
             base, k = node.args
             power = self.exponent(k)

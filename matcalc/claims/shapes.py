@@ -136,6 +136,8 @@ class Dims:
     parent: list[int] = field(default_factory=list)
     label: dict[int, str | int] = field(default_factory=dict)
     frozen: set[int] = field(default_factory=set)
+    # a Kronecker product's dim -> its two factors: it merges only with a product of merged factors
+    factors: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def new(self, label: str | int | None = None) -> int:
         """A new dim; a labelled one joins the class that already has its label."""
@@ -159,6 +161,22 @@ class Dims:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
+        if ra in self.factors or rb in self.factors:
+            if ra not in self.factors or rb not in self.factors:
+                return False
+            (a1, a2), (b1, b2) = self.factors[ra], self.factors[rb]
+            trial = self.copy()
+            if not (trial.union(a1, b1) and trial.union(a2, b2)):
+                return False
+            self.parent, self.label, self.frozen, self.factors = (
+                trial.parent, trial.label, trial.frozen, trial.factors)
+            ra, rb = self.find(ra), self.find(rb)
+            if ra == rb:
+                return True
+            self.parent[rb] = ra
+            if rb in self.frozen:
+                self.frozen.add(ra)
+            return True
         la, lb = self.label.get(ra), self.label.get(rb)
         if la is not None and lb is not None and la != lb:
             return False
@@ -172,10 +190,18 @@ class Dims:
         return True
 
     def copy(self) -> Dims:
-        return Dims(list(self.parent), dict(self.label), set(self.frozen))
+        return Dims(list(self.parent), dict(self.label), set(self.frozen), dict(self.factors))
+
+    def product(self, a: int, b: int) -> int:
+        """A new dim whose size is the product of dims a and b (a Kronecker product's)."""
+        self.parent.append(len(self.parent))
+        self.factors[len(self.parent) - 1] = (a, b)
+        return len(self.parent) - 1
 
     def show(self, i: int) -> str:
         r = self.find(i)
+        if r in self.factors:
+            return "*".join(self.show(f) for f in self.factors[r])
         return str(self.label.get(r, f"d{r + 1}"))
 
 
@@ -190,6 +216,7 @@ class Shapes:
         self.order: list[str] = []
         self.eyes: list[tuple[Node, int]] = []
         self.node_shapes: dict[int, Shape] = {}
+        self.indexed: list[tuple[Node, Shape, str]] = []  # x[i], its text: checked at the end
 
     # --- symbols -------------------------------------------------------------------------------
     def symbol(self, node: Node) -> Shape:
@@ -262,7 +289,7 @@ class Shapes:
             return (d, d)
         if kind == "neg":
             return self.infer(node.args[0])
-        if kind == "T":
+        if kind in ("T", "H"):
             inner = self.infer(node.args[0])
             if len(inner) != 2:
                 raise self.error(f"{self.text(node.args[0])} is {self.show(inner)}; .T transposes a "
@@ -270,6 +297,20 @@ class Shapes:
             return (inner[1], inner[0])
         if kind == "pow":
             return self.infer(node.args[0])
+        if kind == "index":
+            shape = self.infer(node.args[0])
+            name = self.text(node.args[0])
+            if len(shape) != len(node.value):  # type: ignore[arg-type]
+                raise self.error(f"{name} is {self.show(shape)}: index a vector as {name}[i] and a "
+                                 f"matrix as {name}[i, j]", node)
+            self.indexed.append((node, shape, self.source))
+            return ()
+        if kind == "size":
+            shape = self.infer(node.args[0])
+            if not -len(shape) <= int(node.value) < len(shape):  # type: ignore[call-overload]
+                raise self.error(f"{self.text(node.args[0])} is {self.show(shape)}, which has no "
+                                 f"axis {node.value}", node)
+            return ()
         if kind == "call":
             return self.call(node)
         left, right = (self.infer(a) for a in node.args)
@@ -290,19 +331,34 @@ class Shapes:
         self.unify(left[-1], right[0], node, why)
         return left[:-1] + right[1:]
 
+    def is_one(self, d: int) -> bool:
+        """Whether dim ``d`` is the size 1 that a keepdim reduction leaves (it broadcasts)."""
+        return self.dims.label.get(self.dims.find(d)) == 1
+
     def elementwise(self, node: Node, left: Shape, right: Shape) -> Shape:
+        """Equal shapes, or shapes that broadcast as in PyTorch: a scalar against anything, a
+        vector along the rows of a matrix (its length is the matrix's columns), and a size-1 axis
+        (from a keepdim reduction) against any size."""
         if not left:
             return right
         if not right:
             return left
         a, b = node.args
-        why = (f"{node.kind} needs equal shapes, but {self.text(a)} is {self.show(left)} and "
-               f"{self.text(b)} is {self.show(right)}")
-        if len(left) != len(right):
-            raise self.error(f"shape conflict: {why}", node)
-        for i, j in zip(left, right, strict=True):
-            self.unify(i, j, node, why)
-        return left
+        why = (f"{node.kind} needs shapes that broadcast, but {self.text(a)} is {self.show(left)} "
+               f"and {self.text(b)} is {self.show(right)}")
+        width = max(len(left), len(right))
+        lpad = (None,) * (width - len(left)) + tuple(left)
+        rpad = (None,) * (width - len(right)) + tuple(right)
+        out: list[int] = []
+        for i, j in zip(lpad, rpad, strict=True):
+            if i is None or j is None:
+                out.append(j if i is None else i)  # type: ignore[arg-type]
+            elif self.is_one(i) != self.is_one(j):
+                out.append(j if self.is_one(i) else i)
+            else:
+                self.unify(i, j, node, why)
+                out.append(i)
+        return tuple(out)
 
     def call(self, node: Node) -> Shape:
         fn = str(node.value)
@@ -324,14 +380,18 @@ class Shapes:
         if fn == "pinv":
             need(2, "a matrix")
             return (x[1], x[0])
+        if fn in ("sum", "mean") and len(node.args) > 1:
+            return self.reduction(node, x)
         if fn in ("sum", "mean", "norm"):
             if not x and fn != "norm":
                 raise self.error(f"{fn}() needs a vector or matrix, but {self.text(arg)} is a scalar",
                                  node)
             return ()
-        if fn in ("softmax", "log_softmax", "logsumexp"):
-            need(1, "a vector")
-            return () if fn == "logsumexp" else x
+        if fn in ("softmax", "log_softmax", "logsumexp"):  # a matrix: along each row (dim -1)
+            if len(x) not in (1, 2):
+                raise self.error(f"{fn}() needs a vector or a matrix (taken row by row), but "
+                                 f"{self.text(arg)} is {self.show(x)}", node)
+            return x[:-1] if fn == "logsumexp" else x
         if fn == "diag":
             if len(x) == 1:
                 return (x[0], x[0])
@@ -339,6 +399,18 @@ class Shapes:
             self.unify(x[0], x[1], node, f"diag() of a matrix needs it square; {self.text(arg)} is "
                                          f"{self.show(x)}")
             return (x[0],)
+        if fn == "stack":
+            for item, shape in zip(node.args, shapes, strict=True):
+                if shape:
+                    raise self.error(f"stack() stacks scalars, but {self.text(item)} is "
+                                     f"{self.show(shape)}", node)
+            return (self.dims.new(len(node.args)),)
+        if fn == "kron":
+            y = shapes[1]
+            if len(x) != len(y) or not x:
+                raise self.error(f"kron() needs two matrices or two vectors, got {self.show(x)} and "
+                                 f"{self.show(y)}", node)
+            return tuple(self.dims.product(i, j) for i, j in zip(x, y, strict=True))
         if fn in ("outer", "dot"):
             y = shapes[1]
             if len(x) != 1 or len(y) != 1:
@@ -349,6 +421,20 @@ class Shapes:
                 return ()
             return (x[0], y[0])
         raise self.error(f"{fn}() has no shape rule", node)  # pragma: no cover - FUNCTIONS is closed
+
+    def reduction(self, node: Node, x: Shape) -> Shape:
+        """sum(X, axis) / mean(X, axis): the axis dropped, or kept as size 1 with keepdim."""
+        fn, arg, axis = str(node.value), node.args[0], int(node.args[1].value)  # type: ignore[call-overload]
+        if not -len(x) <= axis < len(x):
+            raise self.error(f"{fn}() along axis {axis}, but {self.text(arg)} is {self.show(x)}",
+                             node)
+        axis %= len(x)
+        if len(node.args) > 2:  # keepdim=True
+            if len(x) != 2:
+                raise self.error(f"{fn}(..., keepdim=True) needs a matrix, but {self.text(arg)} "
+                                 f"is {self.show(x)}", node)
+            return tuple(self.dims.new(1) if i == axis else d for i, d in enumerate(x))
+        return x[:axis] + x[axis + 1:]
 
     # --- after inference -----------------------------------------------------------------------
     def freeze(self) -> None:
@@ -380,8 +466,24 @@ class Shapes:
                 raise self.error("cannot tell the size of this identity from the inputs: write eye(n) "
                                  "with a dim n that an input has", node)
 
+    def check_indices(self) -> None:
+        """Every x[i] within x's length, which must be a fixed number (declared, e.g. 'x: 2')."""
+        for node, shape, source in self.indexed:
+            name = str(node.args[0].value)
+            for d, i in zip(shape, node.value, strict=True):  # type: ignore[call-overload]
+                size = self.dims.label.get(self.dims.find(d))
+                if not isinstance(size, int):
+                    raise ClaimError(f"{name} is indexed, so its size must be fixed: declare it, "
+                                     f"e.g. where='{name}: 2'", source, node.start, node.end)
+                if i >= size:
+                    raise ClaimError(f"index {i} is out of range for {name}, of size {size}",
+                                     source, node.start, node.end)
+
     def dim_name(self, d: int) -> str | int:
-        return self.dims.label[self.dims.find(d)]
+        root = self.dims.find(d)
+        if root in self.dims.factors:
+            return "*".join(str(self.dim_name(f)) for f in self.dims.factors[root])
+        return self.dims.label[root]
 
     def resolved(self, shape: Shape) -> tuple[str | int, ...]:
         return tuple(self.dim_name(d) for d in shape)
