@@ -24,7 +24,10 @@ import matcalc as mc
 from matcalc.catalog import RULES
 from matcalc.inputs import draw_inputs
 
-CASES = (("quadratic_form", 8192), ("linear_map", 4096), ("cookbook_43_logdet", 4096))
+LOGDET = mc.Rule(name="log_abs_det", f=lambda X: torch.linalg.slogdet(X).logabsdet,
+                 derivative=lambda X: torch.linalg.inv(X).T, wrt="X",
+                 inputs={"X": mc.matrix("n", "n", structure="invertible")})
+CASES = ((RULES["quadratic_form"], 8192), (RULES["linear_map"], 4096), (LOGDET, 4096))
 ORACLES = ("auto", "jacobian", "probe", "taylor")
 
 
@@ -56,8 +59,8 @@ def _gradcheck(rule: mc.Rule, sizes: dict[str, int]) -> Callable[[], object]:
     return run
 
 
-def measure(name: str, n: int, repeats: int, oracles: tuple[str, ...]) -> list[object]:
-    rule = RULES[name]
+def measure(rule: mc.Rule, n: int, repeats: int, oracles: tuple[str, ...]) -> list[object]:
+    name = rule.name
     sizes = {d: n if d == "n" else max(2, n * 3 // 5) for d in rule.dims()}
     inputs = draw_inputs(rule, sizes, torch.device("cpu"), torch.float64, 0)
     one_pass = _median(lambda: [t.sum() for t in inputs.values()], 7)
@@ -95,7 +98,7 @@ def main() -> None:
     parser.add_argument("--oracles", nargs="+", default=list(ORACLES), choices=ORACLES)
     args = parser.parse_args()
     oracles = tuple(args.oracles)
-    rows = [measure(name, 512 if args.small else n, args.repeats, oracles) for name, n in CASES]
+    rows = [measure(rule, 512 if args.small else n, args.repeats, oracles) for rule, n in CASES]
     headers = ["check", "n", "one pass", "draw", *oracles, "jacrev + assert_close", "gradcheck fast",
                "auto chose", "auto / fastest own oracle"]
     print(f"passes over the inputs (time / one pass), medians of {args.repeats}; torch "

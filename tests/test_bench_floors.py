@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from matcalc.cli.bench import render_bench, verdicts
 
 from matcalc.bench import FLOP_MODELS, BenchRow, floors, run_bench
 from matcalc.catalog import RULES
+from matcalc.cli.bench import render_bench, verdicts
 
 
 @pytest.fixture(scope="module")
