@@ -1,0 +1,155 @@
+"""Hints that need the claim re-checked: every hint that proposes a correction (a factor, a
+transpose, the other layout) is given only when the corrected rule passes, at the same draw and
+at a second one; and a failed claim is re-checked with structured inputs (symmetric, spd,
+diagonal) and with its inputs swapped, to say what it needs.
+
+Each hint must rest on a clear margin, never on a tolerance difference: the original error must be
+at least FAR times the check's tolerance, and the corrected or structured re-check must be within
+that same tolerance (not the looser one a conditioned draw gets) and FAR times closer.
+
+Example::
+
+    >>> import matcalc as mc, torch
+    >>> rule = mc.Rule(name="twice_Ax", f=lambda x, A: x @ A @ x, derivative=lambda x, A: 2 * A @ x,
+    ...                wrt="x", inputs={"x": mc.vector("n"), "A": mc.matrix("n", "n")})
+    >>> mc.check(rule).hints
+    ['holds when A is symmetric, fails for general A']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+
+from matcalc.diagnosis.hint import Hint
+from matcalc.diagnosis.values import FAR, transpose_candidates
+from matcalc.errors import MatcalcError
+from matcalc.result import Result
+from matcalc.rule import Rule
+
+Recheck = Callable[[Rule, int], Result]
+SEED_LIMIT = 2**63
+# Stricter structures to try, by the structure an input is drawn with.
+STRICTER: dict[str, tuple[str, ...]] = {
+    "general": ("symmetric", "spd", "diagonal"),
+    "invertible": ("spd", "diagonal"),
+}
+SPECIFIC = frozenset({"factor", "sign", "transpose", "layout"})
+
+
+@dataclasses.dataclass
+class Review:
+    """What the re-checks compare against: the failed result and how to re-run a rule."""
+
+    rule: Rule
+    result: Result
+    recheck: Recheck
+
+    @property
+    def far(self) -> bool:
+        """Whether the claim's error is far above rounding (else no hint rests on it)."""
+        return math.isfinite(self.result.error) and self.result.error >= FAR * self.result.tolerance
+
+    def holds(self, fixed: Rule) -> bool:
+        """The corrected rule passes within the original tolerance, FAR times closer than the
+        claim, at the check's seed and at the next one."""
+        res = self.result
+        for seed in (res.seed, (res.seed + 1) % SEED_LIMIT):
+            try:
+                again = self.recheck(fixed, seed)
+            except (MatcalcError, RuntimeError, TypeError, ValueError, IndexError):
+                return False
+            if not again.passed or again.error > res.tolerance or again.error * FAR > res.error:
+                return False
+        return True
+
+
+def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = True) -> list[str]:
+    """The failed result's hints, each verified; plus transposes the oracle could not see and,
+    with ``structures``, the structure or the input order the claim needs.
+
+    ``recheck(rule, seed)`` re-runs one check of a rule at the failed check's sizes and oracle.
+    """
+    rv = Review(rule, result, recheck)
+    kept: list[str] = []
+    specific = False
+    for h in result.hints:
+        fix = h.fix if isinstance(h, Hint) else None
+        if fix is None:
+            kept.append(h)
+        elif rv.far and rv.holds(fix(rule)):
+            kept.append(h)
+            specific = True
+    if result.outcome != "fail" or not rv.far or specific or _matrix_free(rule, result):
+        return kept
+    if result.mismatch is None:
+        found = _transposes(rv)
+        if found is not None:
+            return [*kept, found]
+    if structures:
+        found = _structure(rv) or _swap(rv)
+        if found is not None:
+            kept.append(found)
+    return kept
+
+
+def _matrix_free(rule: Rule, result: Result) -> bool:
+    """A claim checked through its jvp/vjp: re-checks of the materialized claim prove nothing."""
+    return (rule.jvp is not None or rule.vjp is not None) and result.oracle in ("probe", "taylor")
+
+
+def _shapes(rule: Rule, result: Result) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    if result.true_shape is None or result.claim_shape != result.true_shape or not result.counterexample:
+        return None
+    wrt = tuple(result.counterexample[rule.wrt_names[0]].shape)
+    true_shape = tuple(result.true_shape)
+    if len(wrt) > len(true_shape) or true_shape[len(true_shape) - len(wrt):] != wrt:
+        return None
+    return true_shape[: len(true_shape) - len(wrt)], wrt
+
+
+def _transposes(rv: Review) -> Hint | None:
+    """For oracles that compare projections (probe, Taylor), try the transposes by re-checking."""
+    shapes = _shapes(rv.rule, rv.result)
+    if shapes is None or rv.rule.kind == "differential":
+        return None
+    for text, kinds, fix in transpose_candidates(*shapes, rv.rule.layout, rv.rule.kind):
+        if rv.holds(fix(rv.rule)):  # type: ignore[operator]
+            return Hint(text, kinds)
+    return None
+
+
+def _structure(rv: Review) -> Hint | None:
+    rule = rv.rule
+    for name, dom in rule.inputs.items():
+        if dom.kind != "matrix" or dom.shape[0] != dom.shape[1]:
+            continue
+        for structure in STRICTER.get(dom.structure, ()):
+            stricter = dataclasses.replace(
+                rule, inputs={**rule.inputs, name: dom.with_structure(structure)})
+            if rv.holds(stricter):
+                kind = "diagonal" if structure == "diagonal" else "symmetric"
+                return Hint(f"holds when {name} is {structure}, fails for {dom.structure} {name}",
+                            {f"{kind}:{name}"})
+    return None
+
+
+def _swap(rv: Review) -> Hint | None:
+    rule = rv.rule
+    names = list(rule.inputs)
+    d = rule.derivative
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if rule.inputs[a].shape != rule.inputs[b].shape:
+                continue
+
+            def derivative(a: str = a, b: str = b, **kw: torch.Tensor) -> torch.Tensor:
+                return d(**{**kw, a: kw[b], b: kw[a]})
+
+            fixed = dataclasses.replace(rule, derivative=derivative, jvp=None, vjp=None, fast=None)
+            if rv.holds(fixed):
+                return Hint(f"matches with {a} and {b} swapped in the claim", {"swap"})
+    return None
