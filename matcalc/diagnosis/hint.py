@@ -19,7 +19,7 @@ from matcalc.rule import Rule
 # The mistake classes a hint can name (the diagnosis benchmark scores hints by them).
 CLASSES: tuple[str, ...] = (
     "transpose", "factor", "sign", "swap", "symmetric", "diagonal", "entries", "layout",
-    "diag_vector", "reshape",
+    "diag_vector", "reshape", "kink",
 )
 
 

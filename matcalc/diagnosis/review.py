@@ -25,6 +25,7 @@ from collections.abc import Callable
 import torch
 
 from matcalc.diagnosis.hint import Hint
+from matcalc.diagnosis.kink import kink
 from matcalc.diagnosis.values import FAR, transpose_candidates
 from matcalc.errors import MatcalcError
 from matcalc.result import Result
@@ -85,6 +86,11 @@ def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = T
             specific = True
     if result.outcome != "fail" or not rv.far or specific or _matrix_free(rule, result):
         return kept
+    if _not_differentiable(rule, result):
+        return [*kept, Hint(
+            "f is not differentiable at the sample: one-sided differences of f along a direction "
+            "disagree (a kink, e.g. relu or abs at 0): any claim there is one choice of "
+            "subgradient; check at another seed", {"kink"})]
     if result.mismatch is None:
         found = _transposes(rv)
         if found is not None:
@@ -99,6 +105,21 @@ def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = T
 def _matrix_free(rule: Rule, result: Result) -> bool:
     """A claim checked through its jvp/vjp: re-checks of the materialized claim prove nothing."""
     return (rule.jvp is not None or rule.vjp is not None) and result.oracle in ("probe", "taylor")
+
+
+def _not_differentiable(rule: Rule, result: Result) -> bool:
+    if rule.kind == "hessian" or not result.counterexample:
+        return False
+    inputs = result.counterexample
+    name = rule.wrt_names[0]
+
+    def f(w: torch.Tensor) -> torch.Tensor:
+        return rule.f(**{**inputs, name: w})
+
+    try:
+        return kink(f, inputs[name], torch.Generator().manual_seed(result.seed))
+    except Exception:  # f refuses a perturbed input: no evidence either way
+        return False
 
 
 def _shapes(rule: Rule, result: Result) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
