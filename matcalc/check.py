@@ -466,8 +466,8 @@ def _layout_mismatch(run: _Run, ctx: Context, raw: torch.Tensor, declared: tuple
                 else reference_jacobian(fn, inputs[name])).detach()
     except Exception:
         return
-    run.hints.extend(diagnose.hints(raw, true, tol=run.tolerance, out_shape=out_shape,
-                                    wrt_shape=wrt_shape, layout=rule.layout, kind=rule.kind))
+    run.hints.extend(diagnose.shape_hints(raw, true, tol=run.tolerance, out_shape=out_shape,
+                                          wrt_shape=wrt_shape, layout=rule.layout, kind=rule.kind))
 
 
 def _run_differential(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Generator,

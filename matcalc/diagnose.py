@@ -14,7 +14,7 @@ import torch
 
 from matcalc.diagnosis import Hint, Mismatch, mismatch, shape_hints, value_hints
 
-__all__ = ["Hint", "Mismatch", "hints", "mismatch"]
+__all__ = ["Hint", "Mismatch", "hints", "mismatch", "shape_hints"]
 
 
 def hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shape: tuple[int, ...],

@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 import torch
 
-from matcalc.diagnosis.hint import Hint
+from matcalc.diagnosis.hint import Hint, classes_of
 from matcalc.diagnosis.kink import kink
-from matcalc.diagnosis.values import FAR, transpose_candidates
+from matcalc.diagnosis.values import FAR, layout_text, other_layout, transpose_candidates
 from matcalc.errors import MatcalcError
 from matcalc.result import Result
 from matcalc.rule import Rule
@@ -63,7 +63,9 @@ class Review:
                 again = self.recheck(fixed, seed)
             except (MatcalcError, RuntimeError, TypeError, ValueError, IndexError):
                 return False
-            if not again.passed or again.error > res.tolerance or again.error * FAR > res.error:
+            # A shape failure has no tolerance of its own (an oracle may report 0): the re-check's.
+            bound = res.tolerance if res.tolerance > 0 else again.tolerance
+            if not again.passed or again.error > bound or again.error * FAR > res.error:
                 return False
         return True
 
@@ -84,7 +86,16 @@ def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = T
         elif rv.far and rv.holds(fix(rule)):
             kept.append(h)
             specific = True
-    if result.outcome != "fail" or not rv.far or specific or _matrix_free(rule, result):
+    if result.outcome != "fail" or specific or _matrix_free(rule, result):
+        return kept
+    if _shape_wrong(result):
+        # Whole-Jacobian oracles name the shape slip from the truth; the others re-check fixes.
+        if not any(classes_of(h) for h in kept):
+            found = _shape_fix(rv)
+            if found is not None:
+                kept.append(found)
+        return kept
+    if not rv.far:
         return kept
     if _not_differentiable(rule, result):
         return [*kept, Hint(
@@ -120,6 +131,49 @@ def _not_differentiable(rule: Rule, result: Result) -> bool:
         return kink(f, inputs[name], torch.Generator().manual_seed(result.seed))
     except Exception:  # f refuses a perturbed input: no evidence either way
         return False
+
+
+def _shape_wrong(result: Result) -> bool:
+    return result.claim_shape is not None and result.true_shape is not None \
+        and tuple(result.claim_shape) != tuple(result.true_shape)
+
+
+def _with(rule: Rule, g: Callable[[torch.Tensor], torch.Tensor]) -> Rule:
+    d = rule.derivative
+    return dataclasses.replace(rule, derivative=lambda **kw: g(d(**kw)), jvp=None, vjp=None, fast=None)
+
+
+def _shape_fix(rv: Review) -> Hint | None:
+    """A claim of the wrong shape, with an oracle that never sees the whole truth: the fixes a
+    shape slip suggests (the other layout, a transpose, torch.diag, a reshape), re-checked."""
+    rule, res = rv.rule, rv.result
+    if rule.kind == "differential" or not res.counterexample:
+        return None
+    raw, declared = tuple(res.claim_shape or ()), tuple(res.true_shape or ())
+    wrt = tuple(res.counterexample[rule.wrt_names[0]].shape)
+    if rule.layout == "denominator" and rule.kind == "jacobian":
+        out = declared[len(wrt):]
+    else:
+        out = declared[: len(declared) - len(wrt)]
+    candidates: list[tuple[str, frozenset[str], Rule]] = []
+    if rule.kind == "jacobian" and out:
+        other = wrt + out if rule.layout == "numerator" else out + wrt
+        if raw == other:
+            text, kinds = layout_text(rule.layout, len(raw) == 2)
+            candidates.append((text, kinds, other_layout(rule)))
+    if len(raw) >= 2 and (*raw[:-2], raw[-1], raw[-2]) == declared:
+        candidates.append(("matches the transpose: the claim is transposed", frozenset({"transpose"}),
+                           _with(rule, lambda t: t.mT)))
+    if len(raw) == 1 and declared == (raw[0], raw[0]):
+        candidates.append(("a vector where a diagonal Jacobian belongs: wrap it in torch.diag(...)",
+                           frozenset({"diag_vector"}), _with(rule, torch.diag)))
+    if math.prod(raw) == math.prod(declared):
+        candidates.append((f"right values in the wrong shape: reshape to {declared}", frozenset({"reshape"}),
+                           _with(rule, lambda t: t.reshape(declared))))
+    for text, kinds, fixed in candidates:
+        if rv.holds(fixed):
+            return Hint(text, kinds)
+    return None
 
 
 def _shapes(rule: Rule, result: Result) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
