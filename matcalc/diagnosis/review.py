@@ -54,17 +54,17 @@ class Review:
         """Whether the claim's error is far above rounding (else no hint rests on it)."""
         return math.isfinite(self.result.error) and self.result.error >= FAR * self.result.tolerance
 
-    def holds(self, fixed: Rule) -> bool:
+    def holds(self, fixed: Rule, strict: bool = True) -> bool:
         """The corrected rule passes within the original tolerance, FAR times closer than the
-        claim, at the check's seed and at the next one."""
+        claim, at the check's seed and at the next one. A claim of the wrong shape is no near
+        miss: its correction needs only to pass (``strict=False``)."""
         res = self.result
         for seed in (res.seed, (res.seed + 1) % SEED_LIMIT):
             try:
                 again = self.recheck(fixed, seed)
             except (MatcalcError, RuntimeError, TypeError, ValueError, IndexError):
                 return False
-            # A shape failure has no tolerance of its own (an oracle may report 0): the re-check's.
-            bound = res.tolerance if res.tolerance > 0 else again.tolerance
+            bound = res.tolerance if strict and res.tolerance > 0 else again.tolerance
             if not again.passed or again.error > bound or again.error * FAR > res.error:
                 return False
         return True
@@ -171,7 +171,7 @@ def _shape_fix(rv: Review) -> Hint | None:
         candidates.append((f"right values in the wrong shape: reshape to {declared}", frozenset({"reshape"}),
                            _with(rule, lambda t: t.reshape(declared))))
     for text, kinds, fixed in candidates:
-        if rv.holds(fixed):
+        if rv.holds(fixed, strict=False):
             return Hint(text, kinds)
     return None
 
