@@ -57,7 +57,7 @@ from mutants import MUTANT_CLASSES, ClassMutant, class_mutants, near_miss
 import matcalc as mc
 from matcalc.diagnosis import classes_of
 from matcalc.diagnosis.mismatch import bad_entries, nonzero_entries
-from matcalc.inputs import draw_inputs, resolve_sizes
+from matcalc.inputs import direction, draw_inputs, resolve_sizes
 from matcalc.rule import to_numerator
 
 ORACLES = ("jacobian", "func", "probe", "taylor")
@@ -77,10 +77,9 @@ def _values(rule: mc.Rule, fns: Iterable, seed: int) -> list[torch.Tensor] | Non
     """Each of ``fns`` evaluated at ``rule``'s draw at ``seed`` (default sizes, float64)."""
     sizes = resolve_sizes(rule, None)
     inputs = draw_inputs(rule, sizes, torch.device("cpu"), torch.float64, seed)
-    if rule.kind == "differential":
+    if rule.kind == "differential":  # directions inside a structured input's space, as check() draws
         gen = torch.Generator().manual_seed(7 + seed)
-        inputs |= {f"d{w}": torch.randn(inputs[w].shape, generator=gen, dtype=torch.float64)
-                   for w in rule.wrt_names}
+        inputs |= {f"d{w}": direction(rule.inputs[w], inputs[w], gen) for w in rule.wrt_names}
     out = []
     try:
         with torch.no_grad():

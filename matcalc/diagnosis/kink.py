@@ -43,7 +43,9 @@ def kink(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, gen: torch.
                 h = step * size
                 fwd = (f(x + h * v).to(torch.float64) - fx) / h
                 bwd = (fx - f(x - h * v).to(torch.float64)) / h
-                scale = max(_norm(fwd), _norm(bwd), 1e-300)
+                # Floored at the size a derivative of f naturally has (||f|| / ||x||): a
+                # direction f barely moves along has quotients that are rounding, not a kink.
+                scale = max(_norm(fwd), _norm(bwd), _norm(fx) / size, 1e-300)
                 gaps.append(_norm(fwd - bwd) / scale)
             if all(g > GAP for g in gaps) and gaps[1] > 0.5 * gaps[0]:
                 return True

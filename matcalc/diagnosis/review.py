@@ -147,11 +147,13 @@ def _shape_fix(rv: Review) -> Hint | None:
     """A claim of the wrong shape, with an oracle that never sees the whole truth: the fixes a
     shape slip suggests (the other layout, a transpose, torch.diag, a reshape), re-checked."""
     rule, res = rv.rule, rv.result
-    if rule.kind == "differential" or not res.counterexample:
+    if not res.counterexample:
         return None
     raw, declared = tuple(res.claim_shape or ()), tuple(res.true_shape or ())
     wrt = tuple(res.counterexample[rule.wrt_names[0]].shape)
-    if rule.layout == "denominator" and rule.kind == "jacobian":
+    if rule.kind == "differential":
+        out: tuple[int, ...] = ()
+    elif rule.layout == "denominator" and rule.kind == "jacobian":
         out = declared[len(wrt):]
     else:
         out = declared[: len(declared) - len(wrt)]
@@ -164,7 +166,7 @@ def _shape_fix(rv: Review) -> Hint | None:
     if len(raw) >= 2 and (*raw[:-2], raw[-1], raw[-2]) == declared:
         candidates.append(("matches the transpose: the claim is transposed", frozenset({"transpose"}),
                            _with(rule, lambda t: t.mT)))
-    if len(raw) == 1 and declared == (raw[0], raw[0]):
+    if len(raw) == 1 and declared == (raw[0], raw[0]) and rule.kind == "jacobian":
         candidates.append(("a vector where a diagonal Jacobian belongs: wrap it in torch.diag(...)",
                            frozenset({"diag_vector"}), _with(rule, torch.diag)))
     if math.prod(raw) == math.prod(declared):
@@ -188,8 +190,13 @@ def _shapes(rule: Rule, result: Result) -> tuple[tuple[int, ...], tuple[int, ...
 
 def _transposes(rv: Review) -> Hint | None:
     """For oracles that compare projections (probe, Taylor), try the transposes by re-checking."""
+    if rv.rule.kind == "differential":
+        shape = tuple(rv.result.claim_shape or ())
+        if len(shape) >= 2 and shape[-1] == shape[-2] > 1 and rv.holds(_with(rv.rule, lambda t: t.mT)):
+            return Hint("matches the transpose: the claimed df is transposed", {"transpose"})
+        return None
     shapes = _shapes(rv.rule, rv.result)
-    if shapes is None or rv.rule.kind == "differential":
+    if shapes is None:
         return None
     for text, kinds, fix in transpose_candidates(*shapes, rv.rule.layout, rv.rule.kind):
         if rv.holds(fix(rv.rule)):  # type: ignore[operator]

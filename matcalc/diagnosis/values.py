@@ -49,14 +49,15 @@ def close(a: torch.Tensor, b: torch.Tensor, tol: float, floor: float = 0.0) -> b
     return float(torch.linalg.vector_norm(a64 - b64)) <= tol * denom
 
 
-def factor_text(c: float) -> str:
-    """A factor as people write it: a simple fraction when it is one, 1 + delta near 1.
+def factor_text(c: float, tol: float = 0.0) -> str:
+    """A factor as people write it: a simple fraction when it is one (within ``tol``, relative),
+    1 + delta near 1.
 
     >>> factor_text(0.5), factor_text(-3.0), factor_text(1 + 1e-9), factor_text(2.249)
     ('1/2', '-3', '1 + 1e-09', '2.249')
     """
     frac = Fraction(c).limit_denominator(8)
-    if frac != 0 and abs(frac.numerator) <= 16 and abs(c - float(frac)) <= 1e-9 * abs(c):
+    if frac != 0 and abs(frac.numerator) <= 16 and abs(c - float(frac)) <= max(1e-12, 10 * tol) * abs(c):
         return str(frac)
     if abs(c - 1) < 1e-3:
         return f"1 {'+' if c > 1 else '-'} {abs(c - 1):.3g}"
@@ -169,9 +170,12 @@ def value_hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shap
     out: list[Hint] = []
     c = float((c64 * t64).sum()) / (t_norm * t_norm)
     if c != 0.0 and close(c64, c * t64, tol):
-        if abs(c + 1) <= max(tol, 1e-9):
+        text = factor_text(c, tol)
+        if text == "1":  # within the tolerance of 1: not a factor to name
+            return []
+        if text == "-1":
             return [Hint("sign flipped", {"sign"}, fix=lambda r: scaled(r, -1.0))]
-        return [Hint(f"off by a factor of {factor_text(c)}", {"factor"}, fix=_scaler(c))]
+        return [Hint(f"off by a factor of {text}", {"factor"}, fix=_scaler(c))]
     if not materialized:
         return out
     for text, kinds, fix in transpose_candidates(out_shape, wrt_shape, layout, kind):
