@@ -52,7 +52,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from mutants import MUTANT_CLASSES, ClassMutant, class_mutants, near_miss
+from mutants import MUTANT_CLASSES, ClassMutant, class_mutants, near_miss, swapped
 
 import matcalc as mc
 from matcalc.diagnosis import classes_of
@@ -133,9 +133,9 @@ def answer_key(rule: mc.Rule, cm: ClassMutant) -> set[str]:
             key.add("transpose")
         if rule.kind == "jacobian" and out_shape:
             n_first = len(wrt_shape) if rule.layout == "denominator" else len(out_shape)
-            swapped = [v.permute(list(range(v.ndim - n_first, v.ndim)) + list(range(v.ndim - n_first)))
+            permuted = [v.permute(list(range(v.ndim - n_first, v.ndim)) + list(range(v.ndim - n_first)))
                        if v.ndim == t.ndim else None for t, v in pairs]  # type: ignore[misc]
-            if all(s is not None and _close(s, t) for s, (t, _) in zip(swapped, pairs, strict=True)):  # type: ignore[misc]
+            if all(s is not None and _close(s, t) for s, (t, _) in zip(permuted, pairs, strict=True)):  # type: ignore[misc]
                 key.add("layout")
                 if t0.ndim == 2:
                     key.add("transpose")
@@ -144,7 +144,7 @@ def answer_key(rule: mc.Rule, cm: ClassMutant) -> set[str]:
         for b in names[i + 1:]:
             if rule.inputs[a].shape != rule.inputs[b].shape:
                 continue
-            swap = [_values(rule, (lambda a=a, b=b, **kw: d(**{**kw, a: kw[b], b: kw[a]}), m), s) for s in SEEDS]
+            swap = [_values(rule, (swapped(d, a, b), m), s) for s in SEEDS]
             if all(p is not None and _close(p[1], p[0]) for p in swap):
                 key.add("swap")
     for name, dom in rule.inputs.items():

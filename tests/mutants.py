@@ -156,6 +156,15 @@ def text_drop_term_variants(rule: mc.Rule) -> Iterator[tuple[str, Fn]]:
             made += 1
 
 
+def swapped(d: Fn, a: str, b: str) -> Fn:
+    """d with inputs a and b exchanged (a closure, not default arguments: inputs may be named a, b)."""
+    return lambda **kw: d(**{**kw, a: kw[b], b: kw[a]})
+
+
+def _on_input(d: Fn, name: str, op: Callable[[torch.Tensor], torch.Tensor]) -> Fn:
+    return lambda **kw: d(**{**kw, name: op(kw[name])})
+
+
 def mutants(rule: mc.Rule) -> Iterator[Mutant]:
     d = rule.derivative
     yield _wrap(rule, "transpose", lambda **kw: d(**kw).mT if d(**kw).ndim >= 2 else d(**kw))
@@ -168,7 +177,7 @@ def mutants(rule: mc.Rule) -> Iterator[Mutant]:
         for b in names[i + 1:]:
             if rule.inputs[a].shape == rule.inputs[b].shape:
                 yield _wrap(rule, f"swap_{a}_{b}",
-                            lambda a=a, b=b, **kw: d(**{**kw, a: kw[b], b: kw[a]}))
+                            swapped(d, a, b))
     for name, fn in (*drop_term_variants(d), *text_drop_term_variants(rule)):
         yield _wrap(rule, name, fn)
 
@@ -243,7 +252,7 @@ def class_mutants(rule: mc.Rule) -> Iterator[ClassMutant]:
     swaps = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
              if rule.inputs[a].shape == rule.inputs[b].shape]
     for a, b in swaps:
-        m = ClassMutant(_wrap(rule, f"swap_{a}_{b}", lambda a=a, b=b, **kw: d(**{**kw, a: kw[b], b: kw[a]})).rule,
+        m = ClassMutant(_wrap(rule, f"swap_{a}_{b}", swapped(d, a, b)).rule,
                         "swap", f"{a},{b}")
         if really_differs(rule, Mutant(m.rule, m.cls)):
             yield m
@@ -251,7 +260,7 @@ def class_mutants(rule: mc.Rule) -> Iterator[ClassMutant]:
     for cls, op in (("symmetric", lambda t: t.mT), ("diagonal", lambda t: torch.diag(torch.diagonal(t)))):
         for name in _square_inputs(rule):
             m = ClassMutant(_wrap(rule, f"{cls}_only_{name}",
-                                  lambda name=name, op=op, **kw: d(**{**kw, name: op(kw[name])})).rule, cls, name)
+                                  _on_input(d, name, op)).rule, cls, name)
             if really_differs(rule, Mutant(m.rule, m.cls)):
                 yield m
                 break

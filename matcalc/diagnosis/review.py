@@ -219,6 +219,11 @@ def _structure(rv: Review) -> Hint | None:
     return None
 
 
+def _swapped(d: Callable[..., torch.Tensor], a: str, b: str) -> Callable[..., torch.Tensor]:
+    # A closure, not default arguments: the rule's own inputs may be named a and b.
+    return lambda **kw: d(**{**kw, a: kw[b], b: kw[a]})
+
+
 def _swap(rv: Review) -> Hint | None:
     rule = rv.rule
     names = list(rule.inputs)
@@ -228,10 +233,7 @@ def _swap(rv: Review) -> Hint | None:
             if rule.inputs[a].shape != rule.inputs[b].shape:
                 continue
 
-            def derivative(a: str = a, b: str = b, **kw: torch.Tensor) -> torch.Tensor:
-                return d(**{**kw, a: kw[b], b: kw[a]})
-
-            fixed = dataclasses.replace(rule, derivative=derivative, jvp=None, vjp=None, fast=None)
+            fixed = dataclasses.replace(rule, derivative=_swapped(d, a, b), jvp=None, vjp=None, fast=None)
             if rv.holds(fixed):
                 return Hint(f"matches with {a} and {b} swapped in the claim", {"swap"})
     return None
