@@ -33,8 +33,8 @@ Recall is counted only where the class **can be told apart** (``told_apart``):
 
 Near misses: every true rule's claim x (1 + 2e-13), which must get no hint at all.
 
-    python bench/diagnosis.py                      # the whole catalog, four oracles (minutes)
-    python bench/diagnosis.py --rules 20 --oracles jacobian probe
+    python bench/diagnosis.py                      # the whole catalog, four oracles (~90 s)
+    python bench/diagnosis.py --rules 20 --oracles jacobian probe --full --details
 """
 
 from __future__ import annotations
@@ -268,6 +268,40 @@ def table(cells: dict[tuple[str, str], Cell], near: dict[str, Cell], oracles: tu
                                    "wrong hints"], tablefmt="github")
 
 
+def compact_table(cells: dict[tuple[str, str], Cell], near: dict[str, Cell], oracles: tuple[str, ...]) -> str:
+    """One row per class: per oracle "named / told apart" (recall), then the wrong hints over all
+    oracles; the last rows are the totals and the near misses."""
+    rows = []
+
+    def recall(c: Cell | None) -> str:
+        if c is None or not c.told_apart:
+            return "n/a"
+        return f"{c.named}/{c.told_apart} ({100 * c.recall:.0f}%)"
+
+    for cls in MUTANT_CLASSES:
+        row_cells = [cells.get((cls, o)) for o in oracles]
+        if all(c is None for c in row_cells):
+            continue
+        mutants = max(c.mutants for c in row_cells if c is not None)
+        wrong = sum(c.wrong for c in row_cells if c is not None)
+        rows.append([cls, mutants, *(recall(c) for c in row_cells), wrong])
+    totals = []
+    for o in oracles:
+        t = Cell()
+        for (_, oracle), c in cells.items():
+            if oracle == o:
+                t.told_apart += c.told_apart
+                t.named += c.named
+        totals.append(recall(t))
+    failed = sum(c.failed for c in cells.values())
+    wrong = sum(c.wrong for c in cells.values())
+    rows.append(["all", sum(c.mutants for (_, o), c in cells.items() if o == oracles[0]), *totals,
+                 f"{wrong} of {failed} ({100 * wrong / max(failed, 1):.2f}%)"])
+    rows.append(["near miss x(1+2e-13)", near[oracles[0]].mutants,
+                 *(f"{near[o].failed} fail" for o in oracles), sum(c.wrong for c in near.values())])
+    return tabulate(rows, headers=["class", "mutants", *oracles, "wrong hints"], tablefmt="github")
+
+
 def catalog_rules(limit: int | None = None) -> list[mc.Rule]:
     """The true catalog rules, every ``len // limit``-th one when ``limit`` is given."""
     rules = [r for r in mc.catalog.values() if not r.refuted]
@@ -283,11 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rules", type=int, default=None, help="check a spread subset of this many rules")
     p.add_argument("--oracles", nargs="+", default=list(ORACLES), choices=ORACLES)
     p.add_argument("--details", action="store_true", help="list the misses and the wrong hints")
+    p.add_argument("--full", action="store_true", help="one row per class and oracle")
     args = p.parse_args(argv)
     oracles = tuple(args.oracles)
     t0 = time.perf_counter()
     cells, near = score(catalog_rules(args.rules), oracles)
-    print(table(cells, near, oracles))
+    print((table if args.full else compact_table)(cells, near, oracles))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     if args.details:
         for (cls, oracle), c in sorted(cells.items()):
