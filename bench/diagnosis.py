@@ -121,6 +121,8 @@ def answer_key(rule: mc.Rule, cm: ClassMutant) -> set[str]:
                 factors.append(c)
     if len(factors) == 2 and abs(factors[0] - factors[1]) <= SAME * abs(factors[0]) and abs(factors[0] - 1) > SAME:
         key.add("sign" if abs(factors[0] + 1) <= SAME else "factor")
+    elif len(factors) == 2 and pairs[0][0].numel() >= 2:  # type: ignore[index]
+        key.add("scale")  # a multiple of the truth at each draw, by a factor that depends on them
     t0, v0 = pairs[0]  # type: ignore[misc]
     if shapes is not None:
         out_shape, wrt_shape = shapes

@@ -19,22 +19,25 @@ from matcalc.rule import Rule
 # The mistake classes a hint can name (the diagnosis benchmark scores hints by them).
 CLASSES: tuple[str, ...] = (
     "transpose", "factor", "sign", "swap", "symmetric", "diagonal", "entries", "layout",
-    "diag_vector", "reshape", "kink",
+    "diag_vector", "reshape", "kink", "scale",
 )
 
 
 class Hint(str):
-    """A hint's text with ``kinds`` (the classes it names; ``symmetric:A`` names an input) and an
-    optional ``fix``: rule -> the rule with the claim corrected as the hint says."""
+    """A hint's text with ``kinds`` (the classes it names; ``symmetric:A`` names an input), an
+    optional ``fix`` (rule -> the rule with the claim corrected as the hint says) and ``value``
+    (the factor a factor hint found)."""
 
     kinds: frozenset[str]
     fix: Callable[[Rule], Rule] | None
+    value: float | None
 
     def __new__(cls, text: str, kinds: Iterable[str] = (),
-                fix: Callable[[Rule], Rule] | None = None) -> Hint:
+                fix: Callable[[Rule], Rule] | None = None, value: float | None = None) -> Hint:
         self = super().__new__(cls, text)
         self.kinds = frozenset(kinds)
         self.fix = fix
+        self.value = value  # the factor of a factor hint
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:

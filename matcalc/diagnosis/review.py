@@ -86,6 +86,11 @@ def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = T
         elif rv.far and rv.holds(fix(rule)):
             kept.append(h)
             specific = True
+        elif rv.far and isinstance(h, Hint) and h.value is not None:
+            found = _varying_factor(rv, h.value)
+            if found is not None:
+                kept.append(found)
+                specific = True
     if result.outcome != "fail" or specific or _matrix_free(rule, result):
         return kept
     if _shape_wrong(result):
@@ -111,6 +116,24 @@ def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = T
         if found is not None:
             kept.append(found)
     return kept
+
+
+def _varying_factor(rv: Review, c: float) -> Hint | None:
+    """A claim that is a multiple of the truth at this draw, by a factor the second draw does not
+    repeat: the same shape but a scale that depends on the inputs (a wrong normalization). Only
+    where the truth has more than one entry: a single number is a multiple of any other."""
+    res = rv.result
+    if res.true_shape is None or math.prod(res.true_shape) < 2:
+        return None
+    try:
+        again = rv.recheck(rv.rule, (res.seed + 1) % SEED_LIMIT)
+    except (MatcalcError, RuntimeError, TypeError, ValueError, IndexError):
+        return None
+    other = [h.value for h in again.hints if isinstance(h, Hint) and h.value is not None]
+    if again.outcome != "fail" or not other or abs(other[0] - c) <= 1e-6 * abs(c):
+        return None
+    return Hint(f"off by a factor of {c:.4g} at this draw and {other[0]:.4g} at another: a multiple of "
+                "the truth by a factor that depends on the inputs (a wrong normalization?)", {"scale"})
 
 
 def _matrix_free(rule: Rule, result: Result) -> bool:

@@ -174,8 +174,8 @@ def value_hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shap
         if text == "1":  # within the tolerance of 1: not a factor to name
             return []
         if text == "-1":
-            return [Hint("sign flipped", {"sign"}, fix=lambda r: scaled(r, -1.0))]
-        return [Hint(f"off by a factor of {text}", {"factor"}, fix=_scaler(c))]
+            return [Hint("sign flipped", {"sign"}, fix=lambda r: scaled(r, -1.0), value=c)]
+        return [Hint(f"off by a factor of {text}", {"factor"}, fix=_scaler(c), value=c)]
     if not materialized:
         return out
     for text, kinds, fix in transpose_candidates(out_shape, wrt_shape, layout, kind):
