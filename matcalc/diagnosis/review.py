@@ -38,7 +38,9 @@ STRICTER: dict[str, tuple[str, ...]] = {
     "general": ("symmetric", "spd", "diagonal"),
     "invertible": ("spd", "diagonal"),
 }
-SPECIFIC = frozenset({"factor", "sign", "transpose", "layout"})
+# Exploratory re-checks (structures, swapped inputs) only below this many input elements: each
+# is a whole check again, and a failure at a scaled-up n is diagnosed at the default sizes.
+EXPLORE_MAX_NUMEL = 1 << 20
 
 
 @dataclasses.dataclass
@@ -111,7 +113,8 @@ def review(rule: Rule, result: Result, recheck: Recheck, *, structures: bool = T
         found = _transposes(rv)
         if found is not None:
             return [*kept, found]
-    if structures:
+    numel = sum(t.numel() for t in (result.counterexample or {}).values())
+    if structures and numel <= EXPLORE_MAX_NUMEL:
         found = _structure(rv) or _swap(rv)
         if found is not None:
             kept.append(found)
