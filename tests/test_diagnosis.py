@@ -116,16 +116,22 @@ def test_a_single_number_truth_gets_no_factor_that_varies_with_the_draw(oracle: 
 # --- near misses -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("oracle", ORACLES)
-@pytest.mark.parametrize("name", ["quadratic_form", "hessian_logsumexp", "cookbook_81_xT_B_x"])
+@pytest.mark.parametrize("name", ["hessian_logsumexp", "cookbook_72_aT_Xt_a", "cookbook_107_trace_X2B",
+                                  "cookbook_41_det_adjugate"])
 def test_a_true_claim_off_by_rounding_gets_no_hint(name: str, oracle: str) -> None:
+    # These near misses fail (2e-13 is above float64's tolerance at n = 5) on inputs that a
+    # structured re-check or a transpose would draw closer only through a looser tolerance.
     base = mc.catalog[name]
     d = base.derivative
     near = mc.Rule(name="near", f=base.f, derivative=lambda **kw: (1 + 2e-13) * d(**kw), wrt=base.wrt,
                    inputs=base.inputs, layout=base.layout, kind=base.kind)
+    outcomes = []
     for seed in range(3):
         res = mc.check(near, oracle=oracle, seed=seed)
+        outcomes.append(res.outcome)
         assert not named(res), str(res)
         assert not any("holds when" in h or "transpose" in h for h in res.hints), str(res)
+    assert oracle == "taylor" or "fail" in outcomes, outcomes
 
 
 # --- structure re-checks ---------------------------------------------------------------------
