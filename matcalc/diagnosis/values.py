@@ -28,7 +28,7 @@ import torch
 
 from matcalc.diagnosis.hint import Hint
 from matcalc.diagnosis.mismatch import mismatch, nonzero_entries
-from matcalc.rule import Rule, layout_swap, to_numerator
+from matcalc.rule import Rule, to_numerator
 
 # A hint needs the claim's error to be at least FAR tolerances: below that it may be rounding.
 FAR = 100.0
@@ -191,8 +191,3 @@ def value_hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shap
         out.append(Hint(f"correct except at entries {shown}{more}", {"entries"}))
     return out
 
-
-def swapped_layout(claim: torch.Tensor, out_shape: tuple[int, ...],
-                   wrt_shape: tuple[int, ...]) -> torch.Tensor | None:
-    """A claim of shape wrt.shape + f.shape read in numerator layout (None for other shapes)."""
-    return layout_swap(claim, out_shape, wrt_shape)
