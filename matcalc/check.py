@@ -37,6 +37,7 @@ import torch
 
 from matcalc import diagnose
 from matcalc.context import Context, sync
+from matcalc.diagnosis.review import review
 from matcalc.errors import MatcalcError
 from matcalc.guards import SMALL_BYTES, assert_unchanged, isolated_call, nbytes, same_values
 from matcalc.inputs import (
@@ -61,7 +62,6 @@ from matcalc.verdict import Verdict, judge
 __all__ = ["ENGINE_LOCK", "Result", "check", "draw_inputs", "resolve_device", "resolve_dtype",
            "resolve_sizes"]
 
-STRUCTURE_HINTS = ("symmetric", "spd", "diagonal")
 SEED_LIMIT = 2**63
 # Forward-mode AD keeps process-wide state (its dual levels), so two threads running torch.func
 # transforms at once corrupt each other's results. Checks hold this lock: concurrent checks are
@@ -117,9 +117,9 @@ def check(
             if not result.passed:
                 break
         result.sizes_checked = checked
-        if result.outcome == "fail" and diagnose_structure and math.isfinite(result.error):
-            result.hints.extend(_structure_hints(rule, dev, dt, result.sizes, seed, result.oracle,
-                                                 probes, memory_budget, result.error))
+        if result.outcome == "fail":
+            result.hints = _structure_hints(rule, dev, dt, result, probes, memory_budget,
+                                            diagnose_structure)
     return result
 
 
@@ -349,18 +349,18 @@ def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gener
         if not verdict.passed and not verdict.inconclusive and m.claimed.shape == m.true.shape \
                 and m.materialized:
             run.hints.extend(diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=out_shape,
-                                            wrt_shape=wrt_shape))
+                                            wrt_shape=wrt_shape, layout=rule.layout, kind=rule.kind,
+                                            floor=m.floor, materialized=m.materialized))
         return
     if plan.oracle != "taylor" and m.materialized:
         _cross_check_autograd(run, ctx, problem, m)
     _attribute_to_conditioning(run)
     if run.verdict is not None and run.verdict.inconclusive:
         return
-    shapes = (out_shape, wrt_shape) if m.materialized else ((m.claimed.numel(),), (1,))
-    hints = diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=shapes[0], wrt_shape=shapes[1])
-    if not m.materialized:
-        # Entry indices of stacked probe values mean nothing to the user; keep the global hints.
-        hints = [h for h in hints if not h.startswith("correct except")]
+    # Probe and Taylor values are projections: only hints that do not name entries apply.
+    hints: list[str] = list(diagnose.hints(
+        m.claimed, m.true, tol=m.tolerance, out_shape=out_shape, wrt_shape=wrt_shape,
+        layout=rule.layout, kind=rule.kind, floor=m.floor, materialized=m.materialized))
     if float(torch.linalg.vector_norm(m.true)) <= m.floor * run.tolerance:
         hints.insert(0, f"f does not depend on {name} here: the true derivative is 0")
     run.hints.extend(hints)
@@ -467,12 +467,8 @@ def _layout_mismatch(run: _Run, ctx: Context, raw: torch.Tensor, declared: tuple
                 else reference_jacobian(fn, inputs[name])).detach()
     except Exception:
         return
-    if rule.kind == "jacobian" and declared != expected and tuple(raw.shape) == expected \
-            and relative_error(raw, true) <= run.tolerance:
-        run.hints.append("matches the numerator layout: declare layout='numerator'")
-        return
-    run.hints.extend(diagnose.hints(raw, true, tol=run.tolerance, out_shape=out_shape,
-                                    wrt_shape=wrt_shape))
+    run.hints.extend(diagnose.shape_hints(raw, true, tol=run.tolerance, out_shape=out_shape,
+                                          wrt_shape=wrt_shape, layout=rule.layout, kind=rule.kind))
 
 
 def _run_differential(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Generator,
@@ -515,9 +511,9 @@ def _run_differential(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gen
     run.verdict = judge(m, out)
     run.claim_shape, run.true_shape = tuple(claims[0].shape), tuple(out.shape)
     if not run.verdict.passed and not run.verdict.inconclusive and m.claimed.shape == m.true.shape:
-        run.hints.extend(h for h in diagnose.hints(m.claimed, m.true, tol=m.tolerance,
-                                                   out_shape=tuple(out.shape), wrt_shape=tuple(out.shape))
-                         if not h.startswith("correct except"))
+        run.hints.extend(diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=tuple(out.shape),
+                                        wrt_shape=tuple(out.shape), kind="differential",
+                                        floor=m.floor, materialized=False))
 
 
 def _low_precision(run: _Run, ctx: Context) -> dict[str, float] | None:
@@ -553,21 +549,12 @@ def _low_precision(run: _Run, ctx: Context) -> dict[str, float] | None:
     return report
 
 
-def _structure_hints(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int],
-                     seed: int, oracle: str, probes: int, memory_budget: int | None,
-                     error: float) -> list[str]:
-    """Re-check a failed claim with stricter structures on its general square matrix inputs."""
-    square = [n for n, d in rule.inputs.items()
-              if d.kind == "matrix" and d.structure == "general" and d.shape[0] == d.shape[1]
-              and n not in rule.wrt_names]
-    for name in square:
-        for structure in STRUCTURE_HINTS:
-            stricter = dataclasses.replace(
-                rule, inputs={**rule.inputs, name: rule.inputs[name].with_structure(structure)})
-            try:
-                again = _check_at(stricter, dev, dt, sz, seed, oracle, probes, memory_budget)
-            except MatcalcError:
-                continue
-            if again.passed:
-                return [f"holds when {name} is {structure}, fails for general {name}"]
-    return []
+def _structure_hints(rule: Rule, dev: torch.device, dt: torch.dtype, result: Result, probes: int,
+                     memory_budget: int | None, structures: bool) -> list[str]:
+    """The failed result's hints, verified by re-checks (matcalc/diagnosis/review.py): a proposed
+    correction must pass at a second draw; with ``structures``, the structure (symmetric, spd,
+    diagonal) or input order the claim needs."""
+    def recheck(fixed: Rule, seed: int) -> Result:
+        return _check_at(fixed, dev, dt, result.sizes, seed, result.oracle, probes, memory_budget)
+
+    return review(rule, result, recheck, structures=structures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -62,17 +63,22 @@ class Result:
 
     def __str__(self) -> str:
         head = f"{self.outcome.upper()} {self.rule} [{self.context()}]: "
+        shown_message = False
         if self.inconclusive:
             head += "undecided"
+        elif not self.passed and math.isinf(self.error) and self.message:
+            # No relative error exists (a wrong shape, NaN): "inf > tolerance 0" says nothing.
+            head += self.message
+            shown_message = True
         else:
             head += f"relative error {self.error:.3g} {'<=' if self.passed else '>'} " \
                     f"tolerance {self.tolerance:.3g}"
-        if self.resolution is not None and not self.inconclusive:
+        if self.resolution is not None and not self.inconclusive and not shown_message:
             head += f" (resolution {self.resolution:.2g})"
         lines = [head]
         if self.inconclusive:
             lines.append(f"  inconclusive: {self.inconclusive}")
-        if self.message:
+        if self.message and not shown_message:
             lines.append(f"  {self.message}")
         if self.claim_shape is not None and not self.passed and not self.inconclusive:
             lines.append(f"  shapes: claim {self.claim_shape}, true {self.true_shape}")

@@ -6,6 +6,11 @@ Operators: transpose, x2, x1/2, sign flip, drop one term of a sum (on the deriva
 tree), swap two inputs of equal shape, and a relative perturbation of 1e-3. A mutant counts only
 if it really differs from the rule's own (verified) derivative at the seed-0 inputs in float64;
 the others are equivalent mutants (e.g. swapping X and Y in dX + dY) and are reported apart.
+
+``class_mutants(rule)`` makes one mutant of each mistake class the diagnosis names (transposed,
+x2 and x1/2, sign, a dropped term, swapped inputs, symmetric-only, diagonal-only, wrong at one
+entry, the other layout, a vector for a diagonal Jacobian); ``near_miss(rule)`` is the true claim
+x (1 + 2e-13), which must get no hint. bench/diagnosis.py scores the hints on them.
 """
 
 from __future__ import annotations
@@ -151,6 +156,15 @@ def text_drop_term_variants(rule: mc.Rule) -> Iterator[tuple[str, Fn]]:
             made += 1
 
 
+def swapped(d: Fn, a: str, b: str) -> Fn:
+    """d with inputs a and b exchanged (a closure, not default arguments: inputs may be named a, b)."""
+    return lambda **kw: d(**{**kw, a: kw[b], b: kw[a]})
+
+
+def _on_input(d: Fn, name: str, op: Callable[[torch.Tensor], torch.Tensor]) -> Fn:
+    return lambda **kw: d(**{**kw, name: op(kw[name])})
+
+
 def mutants(rule: mc.Rule) -> Iterator[Mutant]:
     d = rule.derivative
     yield _wrap(rule, "transpose", lambda **kw: d(**kw).mT if d(**kw).ndim >= 2 else d(**kw))
@@ -163,9 +177,114 @@ def mutants(rule: mc.Rule) -> Iterator[Mutant]:
         for b in names[i + 1:]:
             if rule.inputs[a].shape == rule.inputs[b].shape:
                 yield _wrap(rule, f"swap_{a}_{b}",
-                            lambda a=a, b=b, **kw: d(**{**kw, a: kw[b], b: kw[a]}))
+                            swapped(d, a, b))
     for name, fn in (*drop_term_variants(d), *text_drop_term_variants(rule)):
         yield _wrap(rule, name, fn)
+
+
+# The classes of class_mutants, in the order of the diagnosis table.
+MUTANT_CLASSES = ("transpose", "factor", "sign", "drop_term", "swap", "symmetric", "diagonal",
+                  "entries", "layout", "diag_vector")
+NEAR_MISS = 2e-13
+
+
+@dataclass(frozen=True)
+class ClassMutant:
+    """A wrong claim built as one mistake class; ``target`` is the input it acts on, if any."""
+
+    rule: mc.Rule
+    cls: str
+    target: str = ""
+
+
+def _square_inputs(rule: mc.Rule) -> list[str]:
+    """Square matrix inputs drawn general or invertible: where a structure-only claim can differ."""
+    return [n for n, dom in rule.inputs.items() if dom.kind == "matrix" and dom.shape[0] == dom.shape[1]
+            and dom.structure in ("general", "invertible")]
+
+
+def _out_ndim(rule: mc.Rule) -> int | None:
+    value = _evaluate(rule, rule.f)
+    return None if value is None else value.ndim
+
+
+def _transposed(value: torch.Tensor) -> torch.Tensor:
+    return value.mT if value.ndim >= 2 else value
+
+
+def _one_entry(d: Fn, index: int) -> Fn:
+    def derivative(**kw: torch.Tensor) -> torch.Tensor:
+        value = torch.as_tensor(d(**kw)).clone()
+        flat = value.reshape(-1)
+        flat[index] = flat[index] + float(value.abs().max()) + 1.0
+        return flat.reshape(value.shape)
+
+    return derivative
+
+
+def _layout_slip(d: Fn, first: int) -> Fn:
+    def derivative(**kw: torch.Tensor) -> torch.Tensor:
+        value = d(**kw)
+        return value.permute(list(range(first, value.ndim)) + list(range(first)))
+
+    return derivative
+
+
+def class_mutants(rule: mc.Rule) -> Iterator[ClassMutant]:
+    """One mutant of each class that really differs from the rule's claim (x2 and x1/2 both)."""
+    d = rule.derivative
+    candidates: list[ClassMutant] = [
+        ClassMutant(_wrap(rule, "transpose", lambda **kw: _transposed(d(**kw))).rule, "transpose"),
+        ClassMutant(_wrap(rule, "times2", lambda **kw: 2 * d(**kw)).rule, "factor"),
+        ClassMutant(_wrap(rule, "half", lambda **kw: 0.5 * d(**kw)).rule, "factor"),
+        ClassMutant(_wrap(rule, "sign", lambda **kw: -d(**kw)).rule, "sign"),
+    ]
+    for m in candidates:
+        if really_differs(rule, Mutant(m.rule, m.cls)):
+            yield m
+    drops = (*drop_term_variants(d), *text_drop_term_variants(rule))
+    for name, fn in drops:
+        m = ClassMutant(_wrap(rule, name, fn).rule, "drop_term")
+        if really_differs(rule, Mutant(m.rule, m.cls)):
+            yield m
+            break
+    names = list(rule.inputs)
+    swaps = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+             if rule.inputs[a].shape == rule.inputs[b].shape]
+    for a, b in swaps:
+        m = ClassMutant(_wrap(rule, f"swap_{a}_{b}", swapped(d, a, b)).rule,
+                        "swap", f"{a},{b}")
+        if really_differs(rule, Mutant(m.rule, m.cls)):
+            yield m
+            break
+    for cls, op in (("symmetric", lambda t: t.mT), ("diagonal", lambda t: torch.diag(torch.diagonal(t)))):
+        for name in _square_inputs(rule):
+            m = ClassMutant(_wrap(rule, f"{cls}_only_{name}",
+                                  _on_input(d, name, op)).rule, cls, name)
+            if really_differs(rule, Mutant(m.rule, m.cls)):
+                yield m
+                break
+    truth = _evaluate(rule, d)
+    if truth is not None and truth.numel() > 1:
+        index = int(torch.argmax(truth.abs().reshape(-1)))
+        m = ClassMutant(_wrap(rule, "one_entry", _one_entry(d, index)).rule, "entries")
+        if really_differs(rule, Mutant(m.rule, m.cls)):
+            yield m
+    out_ndim = _out_ndim(rule) if rule.kind == "jacobian" else None
+    if truth is not None and out_ndim:
+        first = out_ndim if rule.layout == "numerator" else truth.ndim - out_ndim
+        m = ClassMutant(_wrap(rule, "layout", _layout_slip(d, first)).rule, "layout")
+        if really_differs(rule, Mutant(m.rule, m.cls)):
+            yield m
+    if truth is not None and rule.kind == "jacobian" and truth.ndim == 2 and truth.shape[0] == truth.shape[1] \
+            and bool((truth == torch.diag(torch.diagonal(truth))).all()):
+        yield ClassMutant(_wrap(rule, "diag_vector", lambda **kw: torch.diagonal(d(**kw))).rule, "diag_vector")
+
+
+def near_miss(rule: mc.Rule) -> mc.Rule:
+    """The true claim x (1 + 2e-13): within a few roundings of the truth; it must get no hint."""
+    d = rule.derivative
+    return _wrap(rule, "near_miss", lambda **kw: (1 + NEAR_MISS) * d(**kw)).rule
 
 
 def _evaluate(rule: mc.Rule, fn: Fn) -> torch.Tensor | None:

@@ -4,7 +4,7 @@ Example::
 
     >>> import torch
     >>> jacobian_bytes(3, 5, torch.float64, "jacobian")
-    240
+    120
 """
 
 from __future__ import annotations
