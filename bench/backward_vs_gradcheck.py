@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -28,6 +27,8 @@ from typing import Any
 
 import torch
 from tabulate import tabulate
+
+from matcalc.timing import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -97,13 +98,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(fn, torch.device("cpu"), repeats=repeats, warmup=1)
 
 
 def _synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:

@@ -13,8 +13,6 @@ the fastest of matcalc's own oracles.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -23,6 +21,7 @@ from tabulate import tabulate
 import matcalc as mc
 from matcalc.catalog import RULES
 from matcalc.inputs import draw_inputs
+from matcalc.timing import median_time
 
 LOGDET = mc.Rule(name="log_abs_det", f=lambda X: torch.linalg.slogdet(X).logabsdet,
                  derivative=lambda X: torch.linalg.inv(X).T, wrt="X",
@@ -32,12 +31,7 @@ ORACLES = ("auto", "jacobian", "probe", "taylor")
 
 
 def _median(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(fn, torch.device("cpu"), repeats=repeats, warmup=0)
 
 
 def _hand_written(rule: mc.Rule, sizes: dict[str, int]) -> Callable[[], object]:

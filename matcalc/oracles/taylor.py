@@ -16,7 +16,8 @@ finite differences cannot decide there.
 Example::
 
     >>> import torch
-    >>> est, err = ridders(lambda h: torch.tensor([(h + 1.0) ** 3 - (1.0 - h) ** 3], dtype=torch.float64) / (2 * h), 0.1)
+    >>> cube = lambda h: torch.tensor([(1.0 + h) ** 3 - (1.0 - h) ** 3], dtype=torch.float64) / (2 * h)
+    >>> est, err = ridders(cube, 0.1)
     >>> round(float(est[0]), 10), err < 1e-9
     (3.0, True)
 """
