@@ -518,3 +518,13 @@ def test_bench_json_file_and_table(tmp_path: Path) -> None:
     assert "squared_norm_gradient n=4096" in proc.stdout
     assert proc.stderr == ""
     assert strict_loads(out.read_text())
+
+
+def test_check_writes_a_plot_and_checks_its_path_first(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from matcalc.cli import main
+
+    path = tmp_path / "slip.png"
+    assert main(["check", "slip_trace_AX_is_A", "--device", "cpu", "--dtype", "float64", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["check", "linear_map", "--plot", str(tmp_path / "missing" / "x.png")]) == 2

@@ -99,6 +99,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     seed = options.seed_value(args.seed)
     options.memory_budget_env()
     rule = rules.one(args.name)
+    if args.plot:  # fail before any work
+        from matcalc.plot import check_plot_path, require_plotting
+
+        require_plotting()
+        check_plot_path(args.plot)
 
     from matcalc.check import check
     from matcalc.sizes import scaled_sizes
@@ -121,6 +126,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             lines.append(f"  {dev}/{dt}: {res.outcome} ({note})")
     print("\nverdicts:")
     print("\n".join(lines))
+    if args.plot:
+        from matcalc.plot import plot_check
+
+        print(f"plot: {plot_check(rule, res, args.plot)}")
     return exit_status(verdicts)
 
 

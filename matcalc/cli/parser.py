@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--oracle", default="auto", choices=ORACLES,
                      help="how the true derivative is computed (default: auto, the reference Jacobian "
                           "when it fits the memory budget, else probes)")
+    chk.add_argument("--plot", metavar="PATH", default=None,
+                     help="write a PNG of the last check: claim, truth and difference heat maps (and the "
+                          "Taylor remainder against h); needs matplotlib (pip install 'matcalc[plot]')")
 
     rep = sub.add_parser("report", epilog=EPILOG,
                          help="check the catalog (or your module), one row per rule/device/dtype")
