@@ -121,6 +121,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(wrap(str(res), width))
             if res.inconclusive and res.inconclusive not in str(res):
                 print(wrap(f"  inconclusive: {res.inconclusive}", width))
+            if res.why_oracle:
+                print(wrap(f"  oracle {res.oracle}: {res.why_oracle}", width))
             note = {"expected": "as expected", "unexpected": "NOT as expected",
                     "inconclusive": "undecided"}[verdict]
             lines.append(f"  {dev}/{dt}: {res.outcome} ({note})")
