@@ -293,8 +293,11 @@ def test_cli_imports_no_torch() -> None:
 def test_sigint_mid_run_is_one_line() -> None:
     # The interrupt is sent once the sweep reports its first check on stderr, so it lands in the
     # run and not in torch's import (which can swallow it on a slow, loaded machine).
+    # A background job starts with SIGINT ignored, and Python then installs no handler for it:
+    # restore the default, as a terminal's foreground job has it.
     proc = subprocess.Popen([sys.executable, "-m", "matcalc", "sweep", "--seeds", "1000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stderr is not None
     first = proc.stderr.readline()
     assert first.startswith("sweep 1/"), first
