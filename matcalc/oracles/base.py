@@ -100,6 +100,13 @@ class Measurement:
     remainders: list[tuple[float, float]] = field(default_factory=list)
 
 
+def whole(problem: Problem, true: torch.Tensor, what: str) -> Measurement:
+    """The measurement of an oracle that materializes the whole derivative: resolution = tolerance."""
+    assert problem.claim is not None
+    return Measurement(claimed=problem.claim, true=true.detach(), tolerance=problem.tolerance,
+                       resolution=problem.tolerance, floor=problem.scale, what=what)
+
+
 class Oracle(Protocol):
     """A way to get the true derivative. Adding one means one module in matcalc/oracles/."""
 

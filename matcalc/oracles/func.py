@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from matcalc.oracles.base import Fn, Measurement, Problem
+from matcalc.oracles.base import Fn, Measurement, Problem, whole
 
 
 def func_jacobian(fn: Fn, x: torch.Tensor, out_numel: int) -> torch.Tensor:
@@ -33,11 +33,6 @@ class FuncOracle:
     description = "torch.func.jacrev / jacfwd / hessian: the whole derivative, vmapped"
 
     def measure(self, problem: Problem) -> Measurement:
-        assert problem.claim is not None
         if problem.hessian:
-            true = func_hessian(problem.fn, problem.x)
-        else:
-            true = func_jacobian(problem.fn, problem.x, problem.out.numel())
-        return Measurement(claimed=problem.claim, true=true.detach(), tolerance=problem.tolerance,
-                           resolution=problem.tolerance, floor=problem.scale,
-                           what="the whole Jacobian (torch.func)")
+            return whole(problem, func_hessian(problem.fn, problem.x), "the whole Jacobian (torch.func)")
+        return whole(problem, func_jacobian(problem.fn, problem.x, problem.out.numel()), "the whole Jacobian (torch.func)")

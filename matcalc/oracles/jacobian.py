@@ -14,7 +14,7 @@ import torch
 from torch.autograd.functional import hessian as autograd_hessian
 from torch.autograd.functional import jacobian as autograd_jacobian
 
-from matcalc.oracles.base import Fn, Measurement, Problem
+from matcalc.oracles.base import Fn, Measurement, Problem, whole
 
 
 def reference_jacobian(fn: Fn, x: torch.Tensor) -> torch.Tensor:
@@ -39,11 +39,6 @@ class JacobianOracle:
     description = "torch.autograd.functional.jacobian / hessian: the whole derivative, the reference"
 
     def measure(self, problem: Problem) -> Measurement:
-        assert problem.claim is not None
         if problem.hessian:
-            true = reference_hessian(problem.fn, problem.x)
-        else:
-            true = reference_jacobian(problem.fn, problem.x)
-        return Measurement(claimed=problem.claim, true=true.detach(), tolerance=problem.tolerance,
-                           resolution=problem.tolerance, floor=problem.scale,
-                           what="the whole Jacobian")
+            return whole(problem, reference_hessian(problem.fn, problem.x), "the whole Jacobian")
+        return whole(problem, reference_jacobian(problem.fn, problem.x), "the whole Jacobian")
