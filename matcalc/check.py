@@ -137,13 +137,11 @@ class _Run:
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
     verdict: Verdict | None = None
     measurement: Measurement | None = None
-    resolution: float | None = None
     claim_shape: tuple[int, ...] | None = None
     true_shape: tuple[int, ...] | None = None
     hints: list[str] = field(default_factory=list)
     low_precision: dict[str, float] | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    entry_mismatch: bool = False
 
     def result(self) -> Result:
         v = self.verdict
@@ -151,7 +149,7 @@ class _Run:
         failed = not v.passed
         mismatch = None
         m = self.measurement
-        if failed and not v.inconclusive and m is not None and self.entry_mismatch \
+        if failed and not v.inconclusive and m is not None and m.materialized \
                 and m.claimed.shape == m.true.shape and math.isfinite(v.error):
             mismatch = diagnose.mismatch(m.claimed, m.true, m.tolerance)
         return Result(
@@ -162,8 +160,8 @@ class _Run:
             counterexample={k: t.detach().cpu() for k, t in self.inputs.items()} if failed else None,
             message=v.message, hints=self.hints, mismatch=mismatch, claim_shape=self.claim_shape,
             true_shape=self.true_shape, rates=None if m is None else m.rates, timings=self.timings,
-            inconclusive=v.inconclusive, resolution=self.resolution, why_oracle=self.plan.why,
-            low_precision=self.low_precision,
+            inconclusive=v.inconclusive, resolution=None if m is None else m.resolution,
+            why_oracle=self.plan.why, low_precision=self.low_precision,
         )
 
 
@@ -215,7 +213,7 @@ def _evaluate_f(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor], tol: 
 
 
 def _call_f(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    raw = _raw_call(ctx, "f", rule.f, inputs)
+    raw = isolated_call(ctx, "f", rule.f, inputs)
     if not isinstance(raw, torch.Tensor):
         raise MatcalcError(
             f"f returned {type(raw).__name__}, not a tensor ({ctx.where}): autograd cannot "
@@ -231,19 +229,6 @@ def _call_f(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor]) -> torch.
     return raw.detach()
 
 
-def _raw_call(ctx: Context, what: str, fn: object, inputs: dict[str, torch.Tensor],
-              extra: dict[str, torch.Tensor] | None = None) -> object:
-    """The callable's own return value, on private copies of the inputs."""
-    holder: list[object] = []
-
-    def capture(**kw: torch.Tensor) -> torch.Tensor:
-        holder.append(fn(**kw))  # type: ignore[operator]
-        return torch.zeros(())
-
-    isolated_call(ctx, what, capture, inputs, extra)
-    return holder[0]
-
-
 def _check_device(ctx: Context, what: str, value: torch.Tensor, inputs: dict[str, torch.Tensor]) -> None:
     device = next(iter(inputs.values())).device if inputs else value.device
     if value.device != device:
@@ -255,7 +240,7 @@ def _check_device(ctx: Context, what: str, value: torch.Tensor, inputs: dict[str
 
 def _call_claim(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor],
                 extra: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-    raw = _raw_call(ctx, "the derivative", rule.derivative, inputs, extra)
+    raw = isolated_call(ctx, "the derivative", rule.derivative, inputs, extra)
     if isinstance(raw, int | float | complex) and not isinstance(raw, bool):
         dtype = torch.complex128 if isinstance(raw, complex) else torch.float64
         device = next(iter(inputs.values())).device
@@ -340,11 +325,10 @@ def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gener
     m = _measure(ctx, plan.oracle, problem)
     sync(x.device)
     run.timings["oracle"] = time.perf_counter() - t0
-    run.measurement, run.resolution = m, m.resolution
+    run.measurement = m
     run.verdict = verdict = judge(m, out)
     run.claim_shape = None if claim is None else tuple(claim.shape)
     run.true_shape = out_shape + wrt_shape
-    run.entry_mismatch = m.materialized
     if verdict.passed or verdict.inconclusive or not math.isfinite(verdict.error):
         if not verdict.passed and not verdict.inconclusive and m.claimed.shape == m.true.shape \
                 and m.materialized:
@@ -392,11 +376,11 @@ def _measure(ctx: Context, oracle: str, problem: Problem) -> Measurement:
 def _cross_check_autograd(run: _Run, ctx: Context, problem: Problem, m: Measurement) -> None:
     """A failed claim against an autograd truth: is autograd's truth itself right? Finite
     differences of f along one direction say whether f hides part of itself from autograd."""
+    if problem.hessian:
+        return
     x = problem.x
     v = torch.randn(x.shape, generator=problem.gen, device=x.device, dtype=torch.float64)
     v = v * (max(float(torch.linalg.vector_norm(x)), 1.0) / max(float(torch.linalg.vector_norm(v)), 1e-300))
-    if problem.hessian:
-        return
     true_dv = torch.tensordot(m.true.to(torch.float64), v, dims=v.ndim)
 
     def g(h: float) -> torch.Tensor:
@@ -507,7 +491,7 @@ def _run_differential(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gen
     assert_unchanged(ctx, "f", inputs, versions)
     run.timings["oracle"] = time.perf_counter() - t0
     run.plan = dataclasses.replace(run.plan, oracle=oracle)
-    run.measurement, run.resolution = m, m.resolution
+    run.measurement = m
     run.verdict = judge(m, out)
     run.claim_shape, run.true_shape = tuple(claims[0].shape), tuple(out.shape)
     if not run.verdict.passed and not run.verdict.inconclusive and m.claimed.shape == m.true.shape:

@@ -30,10 +30,10 @@ class Context:
         when the rule gives no vjp."""
         return self._call(what, fn, args, kwargs, keep_graph=True)
 
-    def _call(self, what: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-              *, keep_graph: bool) -> torch.Tensor:
+    def call_raw(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn``'s own return value, whatever its type; only its errors are wrapped."""
         try:
-            value = fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except MatcalcError:
             raise
         except Exception as exc:
@@ -41,6 +41,10 @@ class Context:
                 f"{what} raised {type(exc).__name__}: {exc} ({self.where}); fix {what} or the "
                 "rule's input domains"
             ) from exc
+
+    def _call(self, what: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+              *, keep_graph: bool) -> torch.Tensor:
+        value = self.call_raw(what, fn, *args, **kwargs)
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = torch.tensor(float(value), dtype=torch.float64)
         if not isinstance(value, torch.Tensor):

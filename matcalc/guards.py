@@ -31,12 +31,13 @@ def nbytes(inputs: Mapping[str, torch.Tensor]) -> int:
 
 
 def isolated_call(ctx: Context, what: str, fn: Callable[..., Any], inputs: Mapping[str, torch.Tensor],
-                  extra: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
-    """``fn(**inputs, **extra)`` on private copies; MatcalcError if it changed any of them."""
+                  extra: Mapping[str, torch.Tensor] | None = None) -> Any:
+    """``fn(**inputs, **extra)`` on private copies, its return value as it is; MatcalcError if it
+    changed any of them."""
     small = nbytes(inputs) <= SMALL_BYTES
     given = {k: v.clone() for k, v in inputs.items()} if small else dict(inputs)
     versions = {k: v._version for k, v in given.items()}
-    value = ctx.call(what, fn, **given, **(extra or {}))
+    value = ctx.call_raw(what, fn, **given, **(extra or {}))
     for name, tensor in given.items():
         if tensor._version != versions[name] or (small and not torch.equal(tensor, inputs[name])):
             raise MatcalcError(

@@ -21,16 +21,17 @@ Why this shape:
   * Inputs drawn with a conditioned structure (invertible, spd, full column rank, separated
     eigenvalues) have condition number at most KAPPA = 10 by construction (see domains.py).
     Derivatives through an inverse are conditioned like d(X^-1) = -X^-1 dX X^-1, i.e. up to
-    KAPPA^2, so float64 (where claim and oracle both round) uses p = 2. A float32 check computes
-    its truth in float64 (check.py; up to 64 MiB of copies, so every catalog-sized check), so only
-    the claim rounds; it uses p = 1, because KAPPA^2
-    would put the bound at 1.7e-3 for n = 5 and a float32 check must reject a 1e-3 error. The
-    100-seed sweep (`matcalc sweep`) records how far below these bounds the true rules stay.
+    KAPPA^2, so float64 (where claim and oracle both round) uses p = 2. Every check is decided in
+    float64 (check.py), so the float64 row is the verdict's bound in every dtype; the lower-precision
+    rows (p = 1) only bound the accuracy report of a check in that dtype (a hint when the claim
+    evaluates far worse than autograd there). The 100-seed sweep (`matcalc sweep`) records how far
+    below these bounds the true rules stay.
   * C = 64 for float32/float64 leaves room for a formula that rounds differently than autograd
     while staying far below the errors a wrong claim makes: at n = 8192 float32 still rejects a
     relative error of 1e-3 and float64 one of 1e-10.
-  * float16/bfloat16 have 11 and 8 significant bits; they are meaningful only for elementwise and
-    short-sum rules, so their C is small and they are not part of the default report.
+  * float16/bfloat16 have 11 and 8 significant bits; their rows (C = 4) serve the accuracy report
+    only: at n = 1024 bfloat16's bound would pass an all-zero Jacobian, which is why no verdict is
+    taken in a low dtype.
 """
 
 from __future__ import annotations

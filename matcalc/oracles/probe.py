@@ -118,14 +118,10 @@ class ProbeOracle:
             flat_v = V.reshape(V.shape[0], -1)
             candidates.append((flat_u @ dv.T, true_rows.reshape(U.shape[0], -1).to(U.dtype) @ flat_v.T,
                                problem.scale * k, f"u^T D v against u^T J v, {k} x {k} probes"))
-        claimed, true, floor, what = max(candidates, key=lambda c: _error(c[0], c[1], c[2]))
+        claimed, true, floor, what = max(candidates, key=lambda c: relative_error(c[0], c[1], floor=c[2]))
         return Measurement(claimed=claimed, true=true, tolerance=problem.tolerance,
                            resolution=factor * problem.tolerance, floor=floor, materialized=False,
                            what=what)
-
-
-def _error(claimed: torch.Tensor, true: torch.Tensor, floor: float) -> float:
-    return relative_error(claimed, true, floor=floor)
 
 
 

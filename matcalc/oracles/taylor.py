@@ -110,8 +110,10 @@ class TaylorOracle:
             return problem.fn(w).detach().to(torch.float64)
 
         claim = None if problem.claim is None else problem.claim.to(torch.float64)
+        sym = None
         if problem.hessian and claim is not None:
             square = claim.reshape(x.numel(), x.numel())
+            sym = (square + square.T) / 2
             asym = relative_error(square.T, square) / 2
             sym_tol = tolerance(torch.float64, x.numel())
             if asym > sym_tol:
@@ -125,9 +127,7 @@ class TaylorOracle:
             v = _unit(x, problem.gen) * size
             if problem.hessian:
                 u = _unit(x, problem.gen) * size
-                assert claim is not None
-                sq = claim.reshape(x.numel(), x.numel())
-                sym = (sq + sq.T) / 2
+                assert sym is not None
                 claimed.append((u.reshape(-1) @ sym @ v.reshape(-1)).reshape(1))
 
                 def g2(h: float, u: torch.Tensor = u, v: torch.Tensor = v) -> torch.Tensor:
