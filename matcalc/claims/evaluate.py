@@ -9,7 +9,8 @@ Example::
     2.0
 
 The tree is interpreted node by node with a fixed table of torch functions; no Python code is
-generated or run.
+generated or run. Matrix-vector products go through :mod:`matcalc.claims.products`, which pushes
+the vector through sums and transposes instead of building the matrix.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from matcalc.claims.parse import Node
+from matcalc.claims.products import evaluate_product, static_shape
 
 Tensor = torch.Tensor
 
@@ -61,6 +63,13 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
     def fn(**inputs: Tensor) -> Tensor:
         like = next(iter(inputs.values()), torch.zeros(()))
 
+        def eye_size(node: Node) -> int:
+            src = eye_sizes[id(node)]
+            return src if isinstance(src, int) else inputs[src[0]].shape[src[1]]
+
+        def shape_of(node: Node) -> tuple[int, ...] | None:
+            return static_shape(node, inputs, eye_size)
+
         def run(node: Node) -> Tensor:
             kind = node.kind
             if kind == "sym":
@@ -68,9 +77,7 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
             if kind == "num":
                 return torch.tensor(node.value, dtype=like.dtype, device=like.device)
             if kind in ("I", "eye"):
-                src = eye_sizes[id(node)]
-                n = src if isinstance(src, int) else inputs[src[0]].shape[src[1]]
-                return torch.eye(n, dtype=like.dtype, device=like.device)
+                return torch.eye(eye_size(node), dtype=like.dtype, device=like.device)
             if kind == "neg":
                 return -run(node.args[0])
             if kind == "T":
@@ -95,6 +102,8 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
                 return torch.linalg.matrix_power(run(node.args[0]), int(node.args[1].value))  # type: ignore[call-overload]
             if kind == "call" and len(node.args) == 1:
                 return UNARY[str(node.value)](run(node.args[0]))
+            if kind == "@":
+                return evaluate_product(node, run, shape_of)
             op = BINARY[str(node.value) if kind == "call" else kind]
             return op(run(node.args[0]), run(node.args[1]))
 
