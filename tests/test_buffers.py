@@ -1,0 +1,125 @@
+"""The CPU buffer pool (matcalc/buffers.py): a buffer is handed out again only once nothing refers
+to it, never while a tensor, a view, a numpy array or a storage over it lives."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import weakref
+from collections.abc import Callable
+
+import pytest
+import torch
+
+import matcalc as mc
+from matcalc import buffers
+from matcalc.catalog import RULES
+from matcalc.errors import MatcalcError
+from matcalc.sampling import gaussian
+
+CPU = torch.device("cpu")
+SHAPE = (1024, 1024, 2)  # 16 MiB in float64: pooled
+
+
+@pytest.fixture(autouse=True)
+def empty_pool() -> None:
+    buffers._POOL.clear()
+
+
+def test_a_freed_buffer_is_reused() -> None:
+    a = buffers.empty(SHAPE, torch.float64, CPU)
+    ptr = a.data_ptr()
+    del a
+    assert buffers.empty(SHAPE, torch.float64, CPU).data_ptr() == ptr
+
+
+HOLDERS: dict[str, Callable[[torch.Tensor], object]] = {
+    "the tensor": lambda t: t,
+    "a view": lambda t: t.transpose(0, 1)[3:],
+    "a numpy array": lambda t: t.numpy(),
+    "its storage": lambda t: t.untyped_storage(),
+    "a reshaped copy-free alias": lambda t: t.view(-1),
+}
+
+
+@pytest.mark.parametrize("holder", list(HOLDERS), ids=list(HOLDERS))
+def test_a_buffer_in_use_is_never_handed_out(holder: str) -> None:
+    a = buffers.empty(SHAPE, torch.float64, CPU)
+    a.fill_(7.0)
+    kept = HOLDERS[holder](a)
+    ptr = a.data_ptr()
+    del a
+    b = buffers.empty(SHAPE, torch.float64, CPU)
+    assert b.data_ptr() != ptr
+    b.fill_(-1.0)
+    assert kept is not None
+    del kept, b
+    assert buffers.empty(SHAPE, torch.float64, CPU).data_ptr() == ptr
+
+
+def test_draws_reuse_memory_and_stay_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = gaussian((2048, 1024), seed=5)
+    expected = first.clone()
+    del first
+    again = gaussian((2048, 1024), seed=5)
+    other = gaussian((2048, 1024), seed=6)  # drawn while `again` lives: its own memory
+    assert again.data_ptr() != other.data_ptr()
+    assert torch.equal(again, expected)
+    assert not torch.equal(other, expected)
+
+
+def test_the_limit_bounds_what_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCALC_BUFFER_POOL_MIB", "20")
+    a = buffers.empty(SHAPE, torch.float64, CPU)            # 16 MiB: kept
+    b = buffers.empty(SHAPE, torch.float64, CPU)            # would exceed 20 MiB: not kept
+    assert buffers.pooled_bytes() == 16 * 2**20
+    del a, b
+    monkeypatch.setenv("MATCALC_BUFFER_POOL_MIB", "0")
+    buffers.empty(SHAPE, torch.float64, CPU)                 # makes room: the free one is forgotten
+    assert buffers.pooled_bytes() == 0
+
+
+@pytest.mark.parametrize("value", ["lots", "-5"])
+def test_a_bad_limit_names_the_fix(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("MATCALC_BUFFER_POOL_MIB", value)
+    with pytest.raises(MatcalcError, match="MATCALC_BUFFER_POOL_MIB"):
+        buffers.empty(SHAPE, torch.float64, CPU)
+
+
+def test_small_buffers_are_not_pooled() -> None:
+    buffers.empty((100, 100), torch.float64, CPU)
+    assert buffers.pooled_bytes() == 0
+
+
+# A check must leave nothing holding its inputs: a reference cycle would keep them (512 MiB each at
+# n = 8192) until the garbage collector's next full pass, and the pool could not reuse them.
+FREED = [("quadratic_form", "jacobian"), ("quadratic_form", "probe"), ("linear_map", "func"),
+         ("linear_map", "taylor"), ("squared_norm_gradient", "auto")]
+
+
+@pytest.fixture(scope="module")
+def warmed_up() -> None:
+    # The first check of a process triggers torch's lazy imports, whose frames outlive the call.
+    mc.check(RULES["quadratic_form"], sizes={"n": 3})
+
+
+@pytest.mark.parametrize(("name", "oracle"), FREED)
+def test_a_check_frees_its_inputs_when_it_returns(warmed_up: None, monkeypatch: pytest.MonkeyPatch,
+                                                  name: str, oracle: str) -> None:
+    check_module = sys.modules["matcalc.check"]
+    drawn: list[weakref.ref[torch.Tensor]] = []
+    original = check_module.draw_inputs
+
+    def recording(*args: object, **kwargs: object) -> dict[str, torch.Tensor]:
+        inputs = original(*args, **kwargs)
+        drawn.extend(weakref.ref(t) for t in inputs.values())
+        return inputs
+
+    monkeypatch.setattr(check_module, "draw_inputs", recording)
+    gc.collect()
+    gc.disable()
+    try:
+        assert mc.check(RULES[name], oracle=oracle).passed
+        assert drawn and all(ref() is None for ref in drawn)
+    finally:
+        gc.enable()
