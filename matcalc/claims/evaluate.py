@@ -61,57 +61,62 @@ def compile_tree(tree: Node, eye_sizes: Mapping[int, SizeSource]) -> Callable[..
     """
 
     def fn(**inputs: Tensor) -> Tensor:
-        like = next(iter(inputs.values()), torch.zeros(()))
-
-        def eye_size(node: Node) -> int:
-            src = eye_sizes[id(node)]
-            return src if isinstance(src, int) else inputs[src[0]].shape[src[1]]
-
-        def shape_of(node: Node) -> tuple[int, ...] | None:
-            return static_shape(node, inputs, eye_size)
-
-        def run(node: Node) -> Tensor:
-            kind = node.kind
-            if kind == "sym":
-                return inputs[str(node.value)]
-            if kind == "num":
-                return torch.tensor(node.value, dtype=like.dtype, device=like.device)
-            if kind in ("I", "eye"):
-                return torch.eye(eye_size(node), dtype=like.dtype, device=like.device)
-            if kind == "neg":
-                return -run(node.args[0])
-            if kind == "T":
-                return run(node.args[0]).T
-            if kind == "H":
-                return run(node.args[0]).mH
-            if kind == "pow":
-                return run(node.args[0]) ** float(node.value)  # type: ignore[arg-type]
-            if kind == "index":
-                return run(node.args[0])[node.value]  # type: ignore[index]
-            if kind == "call" and node.value == "stack":
-                return torch.stack([run(a) for a in node.args])
-            if kind == "size":
-                axis = int(node.value)  # type: ignore[call-overload]
-                return torch.tensor(float(run(node.args[0]).shape[axis]), dtype=like.dtype,
-                                    device=like.device)
-            if kind == "call" and node.value in REDUCE and len(node.args) > 1:
-                axis = int(node.args[1].value)  # type: ignore[call-overload]
-                return REDUCE[str(node.value)](run(node.args[0]), dim=axis,
-                                               keepdim=len(node.args) > 2)
-            if kind == "call" and node.value == "matrix_power":
-                return torch.linalg.matrix_power(run(node.args[0]), int(node.args[1].value))  # type: ignore[call-overload]
-            if kind == "call" and len(node.args) == 1:
-                return UNARY[str(node.value)](run(node.args[0]))
-            if kind == "@":
-                return evaluate_product(node, run, shape_of)
-            op = BINARY[str(node.value) if kind == "call" else kind]
-            return op(run(node.args[0]), run(node.args[1]))
-
-        try:
-            return run(tree)
-        finally:
-            # run refers to itself (it recurses): without this, the inputs would live on in that
-            # reference cycle until the garbage collector ran, 512 MiB per input at n = 8192
-            del run
+        return _Evaluation(inputs, eye_sizes).run(tree)
 
     return fn
+
+
+class _Evaluation:
+    """One evaluation of a tree at one set of inputs.
+
+    A class, not nested closures: a recursive closure refers to itself, and that reference cycle
+    kept the inputs alive after the check (512 MiB each at n = 8192) until the garbage collector's
+    next full pass.
+    """
+
+    def __init__(self, inputs: Mapping[str, Tensor], eye_sizes: Mapping[int, SizeSource]) -> None:
+        self.inputs, self.eye_sizes = inputs, eye_sizes
+        self.like = next(iter(inputs.values()), torch.zeros(()))
+
+    def eye_size(self, node: Node) -> int:
+        src = self.eye_sizes[id(node)]
+        return src if isinstance(src, int) else self.inputs[src[0]].shape[src[1]]
+
+    def shape_of(self, node: Node) -> tuple[int, ...] | None:
+        return static_shape(node, self.inputs, self.eye_size)
+
+    def run(self, node: Node) -> Tensor:
+        run, like, kind = self.run, self.like, node.kind
+        if kind == "sym":
+            return self.inputs[str(node.value)]
+        if kind == "num":
+            return torch.tensor(node.value, dtype=like.dtype, device=like.device)
+        if kind in ("I", "eye"):
+            return torch.eye(self.eye_size(node), dtype=like.dtype, device=like.device)
+        if kind == "neg":
+            return -run(node.args[0])
+        if kind == "T":
+            return run(node.args[0]).T
+        if kind == "H":
+            return run(node.args[0]).mH
+        if kind == "pow":
+            return run(node.args[0]) ** float(node.value)  # type: ignore[arg-type]
+        if kind == "index":
+            return run(node.args[0])[node.value]  # type: ignore[index]
+        if kind == "call" and node.value == "stack":
+            return torch.stack([run(a) for a in node.args])
+        if kind == "size":
+            axis = int(node.value)  # type: ignore[call-overload]
+            return torch.tensor(float(run(node.args[0]).shape[axis]), dtype=like.dtype,
+                                device=like.device)
+        if kind == "call" and node.value in REDUCE and len(node.args) > 1:
+            axis = int(node.args[1].value)  # type: ignore[call-overload]
+            return REDUCE[str(node.value)](run(node.args[0]), dim=axis, keepdim=len(node.args) > 2)
+        if kind == "call" and node.value == "matrix_power":
+            return torch.linalg.matrix_power(run(node.args[0]), int(node.args[1].value))  # type: ignore[call-overload]
+        if kind == "call" and len(node.args) == 1:
+            return UNARY[str(node.value)](run(node.args[0]))
+        if kind == "@":
+            return evaluate_product(node, run, self.shape_of)
+        op = BINARY[str(node.value) if kind == "call" else kind]
+        return op(run(node.args[0]), run(node.args[1]))

@@ -15,7 +15,9 @@ multiply it by a vector. At n = 8192 that sum alone cost 28 passes over A, twent
 matrix-vector products it stands for. A vector times a linear combination of matrices is pushed
 through the combination instead: ``v @ (M1 + M2) = v @ M1 + v @ M2``, ``v @ M.T = M @ v``,
 ``v @ (c * M) = c * (v @ M)``, ``v @ (M1 @ M2) = (v @ M1) @ M2`` and ``v @ I = v``, on either
-side. It is exact algebra, so only rounding changes.
+side. It is exact algebra, so only rounding changes. The symmetrized matrix of every quadratic form,
+``(M + M^T) v`` in any of its four spellings, reads M once (:func:`matcalc.fast.quadratic_gradient`:
+blocks of rows used for both M v and M^T v while in cache), not twice.
 
 A term is pushed through only when its shape is known without evaluating it (symbols, transposes,
 identities, sums of equal shapes, products, scalar multiples): a sum that broadcasts (``A + b``)
@@ -24,11 +26,12 @@ is not linear in that way, and is evaluated as written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
 from matcalc.claims.parse import Node
+from matcalc.fast import quadratic_gradient
 
 Tensor = torch.Tensor
 Run = Callable[[Node], Tensor]
@@ -96,9 +99,24 @@ class _Pusher:
         sa, sb = self.shape_of(a), self.shape_of(b)
         return sa is not None and sa == sb and len(sa) == 2
 
+    def _symmetrized(self, node: Node) -> Node | None:
+        """M for ``M + M.T`` or ``M.T + M`` with M a square matrix symbol."""
+        if node.kind != "+":
+            return None
+        a, b = node.args
+        for plain, transposed in ((a, b), (b, a)):
+            if plain.kind == "sym" and transposed.kind == "T" and transposed.args[0].kind == "sym" \
+                    and transposed.args[0].value == plain.value:
+                shape = self.shape_of(plain)
+                if shape is not None and len(shape) == 2 and shape[0] == shape[1]:
+                    return plain
+        return None
+
     def right_of(self, v: Tensor, node: Node) -> Tensor:
         """``v @ node`` for a vector v."""
         kind = node.kind
+        if (m := self._symmetrized(node)) is not None:
+            return quadratic_gradient(v, self.run(m))
         if kind in ("+", "-") and self._same_shape_sum(node):
             a, b = node.args
             left, right = self.right_of(v, a), self.right_of(v, b)
@@ -119,6 +137,8 @@ class _Pusher:
     def left_of(self, node: Node, v: Tensor) -> Tensor:
         """``node @ v`` for a vector v."""
         kind = node.kind
+        if (m := self._symmetrized(node)) is not None:
+            return quadratic_gradient(v, self.run(m))
         if kind in ("+", "-") and self._same_shape_sum(node):
             a, b = node.args
             left, right = self.left_of(a, v), self.left_of(b, v)
@@ -137,7 +157,7 @@ class _Pusher:
         return torch.matmul(self.run(node), v)
 
 
-def static_shape(node: Node, inputs: dict[str, Tensor],
+def static_shape(node: Node, inputs: Mapping[str, Tensor],
                  eye_size: Callable[[Node], int]) -> tuple[int, ...] | None:
     """The shape of a linear-combination node from the inputs' shapes alone; None when it would
     need evaluating (anything else, or a sum that broadcasts).
