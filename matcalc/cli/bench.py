@@ -29,25 +29,54 @@ from matcalc.cli.exit import exit_status
 from matcalc.cli.progress import Progress
 from matcalc.errors import MatcalcError
 from matcalc.strictjson import dumps
+from matcalc.verify_time import DEFAULT_ORACLES, SMALL_N
+from matcalc.verify_time import ORACLES as VERIFY_ORACLES
+
+REPEATS, VERIFY_REPEATS = 5, 3
+# Options of the closed-form benchmark that --verify does not take (it times its own checks, float64, CPU).
+NOT_WITH_VERIFY = ("rule", "method", "device", "dtype", "budget", "plot")
 
 
 def add_bench_parser(sub: Any, epilog: str = "") -> None:
-    bench = sub.add_parser("bench", help="time closed forms against autograd as n grows", epilog=epilog)
+    """Add `matcalc bench` (and its ``--verify`` table) to the subcommands ``sub``.
+
+    >>> from matcalc.cli.parser import build_parser
+    >>> args = build_parser().parse_args(["bench", "--verify", "--small", "--oracles", "auto", "taylor"])
+    >>> args.verify, args.small, args.oracles
+    (True, True, ['auto', 'taylor'])
+    """
+    bench = sub.add_parser("bench", help="time closed forms against autograd as n grows; --verify: time "
+                                         "whole checks against hand-written ones", epilog=epilog)
     bench.add_argument("--rule", action="append", default=None, metavar="NAME",
                        help=f"rule to time (repeatable; default: {', '.join(BENCH_RULES)})")
     bench.add_argument("--n", action="append", type=int, default=None,
-                       help="a size (repeatable; default: a geometric range per device)")
+                       help="a size (repeatable; default: a geometric range per device; with --verify: "
+                            "every check at this n instead of its own)")
     bench.add_argument("--method", action="append", default=None,
                        help=f"only this method (repeatable): {', '.join(_methods())}")
-    bench.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    bench.add_argument("--dtype", default="float32", help=f"{options.DTYPE_HELP} (default: float32)")
-    bench.add_argument("--budget", default="5", metavar="SECONDS",
+    bench.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    bench.add_argument("--dtype", default=None, help=f"{options.DTYPE_HELP} (default: float32)")
+    bench.add_argument("--budget", default=None, metavar="SECONDS",
                        help="skip a cell predicted to take longer than this (default: 5)")
-    bench.add_argument("--repeats", type=int, default=5, help="timed runs per cell; medians are shown "
-                                                               "(default: 5)")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help=f"timed runs per cell; medians are shown (default: {REPEATS}; with --verify: "
+                            f"{VERIFY_REPEATS})")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     bench.add_argument("--plot", metavar="PATH", help="write a log-log PNG of time against n")
     bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify = bench.add_argument_group(
+        "time to a verdict (--verify)",
+        "the table 'time to a verdict, in passes over the inputs': whole checks, drawing included, of "
+        "x^T A x (n=8192), D(Ax) and log|det X| (n=4096), float64, CPU, for matcalc's auto and own "
+        "oracles against jacrev + assert_close, gradcheck(fast_mode=True) and, when jax is "
+        "importable, JAX's check_grads")
+    verify.add_argument("--verify", action="store_true",
+                        help="print the time-to-a-verdict table instead of the closed-form benchmark")
+    verify.add_argument("--small", action="store_true",
+                        help=f"with --verify: n = {SMALL_N} for every check, for a quick look")
+    verify.add_argument("--oracles", nargs="+", default=None, choices=VERIFY_ORACLES, metavar="ORACLE",
+                        help=f"with --verify: matcalc's oracles to time, of {', '.join(VERIFY_ORACLES)} "
+                             f"(auto is always timed; default: {' '.join(DEFAULT_ORACLES)})")
 
 
 def _methods() -> list[str]:
@@ -132,17 +161,30 @@ def plot(rows: list[BenchRow], path: str) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Run `matcalc bench` (or, with ``--verify``, :func:`cmd_verify`) and return its exit code.
+
+    >>> from matcalc.cli.parser import build_parser
+    >>> cmd_bench(build_parser().parse_args(["bench", "--small"]))
+    Traceback (most recent call last):
+    ...
+    matcalc.errors.MatcalcError: --small goes with --verify: add --verify, or drop --small
+    """
+    if args.verify:
+        return cmd_verify(args)
+    for flag in ("small", "oracles"):
+        if getattr(args, flag):
+            raise MatcalcError(f"--{flag} goes with --verify: add --verify, or drop --{flag}")
     from matcalc.bench import default_ns, methods_for
     from matcalc.report import available_devices
 
-    device = options.devices(args.device, available_devices(), allow_all=False)[0]
-    dtype = options.dtypes(args.dtype, allow_all=False)[0]
+    device = options.devices(args.device or "cpu", available_devices(), allow_all=False)[0]
+    dtype = options.dtypes(args.dtype or "float32", allow_all=False)[0]
     ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
     unknown = [m for m in args.method or [] if m not in _methods()]
     if unknown:
         raise MatcalcError(f"unknown method {unknown[0]!r}: use one of {', '.join(_methods())}")
-    budget = options.positive_seconds("--budget", args.budget)
-    repeats = options.positive_int("--repeats", args.repeats)
+    budget = options.positive_seconds("--budget", args.budget if args.budget is not None else "5")
+    repeats = options.positive_int("--repeats", args.repeats if args.repeats is not None else REPEATS)
     if args.json and args.json != "-":
         options.output_path("--json", args.json)
     if args.plot:
@@ -167,4 +209,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 fh.write(dumps([asdict(r) for r in rows], indent=2))
     if args.plot:
         plot(rows, args.plot)
+    return exit_status([])
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`matcalc bench --verify`: print the time-to-a-verdict table (matcalc.verify_time), or its rows
+    as JSON with ``--json``; every option is checked before the first check runs.
+
+    >>> from matcalc.cli.parser import build_parser
+    >>> cmd_verify(build_parser().parse_args(["bench", "--verify", "--repeats", "0"]))
+    Traceback (most recent call last):
+    ...
+    matcalc.errors.MatcalcError: --repeats must be a positive int, got 0
+    """
+    from matcalc import verify_time
+
+    given = [f"--{name}" for name in NOT_WITH_VERIFY if getattr(args, name) is not None]
+    if given:
+        raise MatcalcError(f"{given[0]} does not go with --verify (it times its own three checks, float64, "
+                           f"CPU): drop {given[0]}")
+    repeats = options.positive_int("--repeats", args.repeats if args.repeats is not None else VERIFY_REPEATS)
+    if args.small and args.n:
+        raise MatcalcError("--small and --n both set the size: give one of them")
+    ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
+    if args.small:
+        ns = [verify_time.SMALL_N]
+    oracles = verify_time.own_oracles(args.oracles or verify_time.DEFAULT_ORACLES)
+    if args.json and args.json != "-":
+        options.output_path("--json", args.json)
+    options.memory_budget_env()
+
+    checks = verify_time.cases(ns)
+    progress = Progress(len(checks), label="bench --verify", enabled=not args.quiet)
+    rows = verify_time.verify_table(checks, repeats, oracles, progress=progress)
+    progress.done()
+    if args.json == "-":
+        print(dumps([asdict(r) for r in rows], indent=2))
+        return exit_status([])
+    print(verify_time.title(repeats))
+    print(verify_time.render(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(dumps([asdict(r) for r in rows], indent=2))
     return exit_status([])
