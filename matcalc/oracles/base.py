@@ -51,6 +51,9 @@ class Problem:
     probes: int
     tolerance: float
     scale: float
+    # f's output with its autograd graph, and the leaf it was taken at, when the check already
+    # evaluated f that way: the reference Jacobian then needs only the backward passes.
+    forward: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def name(self) -> str:
