@@ -97,3 +97,22 @@ def test_false_alarm_sweep_small() -> None:
     counts = sweep([r for r in RULES.values() if not r.refuted], seeds=range(10), oracles=ORACLES,
                    dtypes=["float64", "float32"])
     assert sum(c.failures + c.inconclusive for c in counts) == 0, [c.failed for c in counts if c.failed]
+
+
+def test_auto_takes_the_whole_jacobian_when_it_has_no_more_rows_than_probes() -> None:
+    """Past AUTO_MAX_ENTRIES, many rows go to probes, but a gradient (one row) stays one backward
+    pass: probes would pull back the same rows."""
+    from matcalc.oracles import DEFAULT_PROBES
+    from matcalc.plan import AUTO_MAX_ENTRIES, plan_check
+
+    n = int(AUTO_MAX_ENTRIES ** 0.5) + 64
+    cpu = torch.device("cpu")
+    gradient = mc.Rule(name="g", f=lambda X: (X * X).sum(), derivative=lambda X: 2 * X, wrt="X",
+                       inputs={"X": mc.matrix("n", "n")})
+    plan = plan_check(gradient, {"n": n}, torch.float64, cpu, "auto", DEFAULT_PROBES, None)
+    assert plan.oracle == "jacobian", plan.why
+    rows = mc.Rule(name="r", f=lambda X: X.sum(1), derivative=lambda X: X, wrt="X",
+                   inputs={"X": mc.matrix("m", "n")})
+    plan = plan_check(rows, {"m": DEFAULT_PROBES + 1, "n": AUTO_MAX_ENTRIES}, torch.float64, cpu,
+                      "auto", DEFAULT_PROBES, None)
+    assert plan.oracle == "probe", plan.why
