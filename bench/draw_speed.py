@@ -4,7 +4,11 @@
     python bench/draw_speed.py --quick         # n = 2048 / 4096 general only
 
 General matrices are measured in passes: draw time / the time of one ``A.sum()`` over a matrix of
-the same shape and dtype. Structured ones (invertible, spd) against one ``torch.linalg.slogdet``
+the same shape and dtype, each draw timed right after its own ``A.sum()`` and the ratios' median
+reported (the machine's speed drifts by 2x within a minute; adjacent pairs cancel most of it).
+"first" is the first fast draw of the process, into memory the process never touched (the kernel
+must find and zero it; in a VM the host must back it); later draws reuse that buffer
+(matcalc/buffers.py) and are the "fast" column. Structured ones (invertible, spd) against one ``torch.linalg.slogdet``
 of the drawn matrix, an O(n^3) f of the same size. "old" is matcalc.domains.draw with the fast path
 switched off (the sampler every draw used before, and every draw below the threshold still uses).
 """
@@ -15,7 +19,9 @@ import argparse
 import datetime
 import math
 import platform
+import statistics
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -63,20 +69,27 @@ def main() -> None:
     general = [(2048, torch.float64)] if args.quick else [(8192, torch.float64), (8192, torch.float32)]
     for n, dtype in general:
         a = torch.ones(n, n, dtype=dtype)
-        one_pass = median_time(lambda a=a: a.sum(), CPU, repeats=7, warmup=2)
+        fast = _draw_fn("general", n, dtype, True)
+        first = median_time(fast, CPU, repeats=1, warmup=0)
+        first_pass = median_time(a.sum, CPU, repeats=3, warmup=1)
+        passes, ratios = [], []
+        for _ in range(max(5, args.repeats)):
+            passes.append(median_time(a.sum, CPU, repeats=3, warmup=0))
+            ratios.append(median_time(fast, CPU, repeats=1, warmup=0) / passes[-1])
+        one_pass = statistics.median(passes)
+        old = _draw_fn("general", n, dtype, False)
+        old_time = median_time(old, CPU, repeats=2, warmup=1)
+        old_ratio = old_time / median_time(a.sum, CPU, repeats=3, warmup=0)
         del a
-        times = {}
-        for which in ("old", "fast"):
-            fn = _draw_fn("general", n, dtype, which == "fast")
-            times[which] = median_time(fn, CPU, repeats=args.repeats if which == "fast" else 2, warmup=1)
+        fast_ratio = statistics.median(ratios)
         rows.append(["general", n, str(dtype).removeprefix("torch."), "one A.sum()", f"{one_pass * 1e3:.3g} ms",
-                     f"{times['old']:.3g} s", f"{times['old'] / one_pass:.1f}",
-                     f"{times['fast'] * 1e3:.3g} ms", f"{times['fast'] / one_pass:.1f}",
-                     f"{times['old'] / times['fast']:.1f}x"])
+                     f"{old_time:.3g} s", f"{old_ratio:.1f}",
+                     f"{fast_ratio * one_pass * 1e3:.3g} ms", f"{fast_ratio:.1f}",
+                     f"{first / first_pass:.1f}", f"{old_ratio / fast_ratio:.1f}x"])
     structured = [] if args.quick else [(s, n) for n in (2048, 4096) for s in ("invertible", "spd")]
     for structure, n in structured:
         x = _draw_fn(structure, n, torch.float64, True)()
-        unit = median_time(lambda x=x: torch.linalg.slogdet(x), CPU, repeats=3, warmup=1)
+        unit = median_time(partial(torch.linalg.slogdet, x), CPU, repeats=3, warmup=1)
         del x
         times = {}
         for which in ("old", "fast"):
@@ -85,13 +98,13 @@ def main() -> None:
             times[which] = median_time(fn, CPU, repeats=reps, warmup=1 if which == "fast" or n <= 2048 else 0)
         rows.append([structure, n, "float64", "one slogdet", f"{unit * 1e3:.3g} ms",
                      f"{times['old']:.3g} s", f"{times['old'] / unit:.2f}",
-                     f"{times['fast'] * 1e3:.3g} ms", f"{times['fast'] / unit:.2f}",
+                     f"{times['fast'] * 1e3:.3g} ms", f"{times['fast'] / unit:.2f}", "-",
                      f"{times['old'] / times['fast']:.1f}x"])
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, {cpu_name()}, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, Python {platform.python_version()}, "
           f"fast path at >= 2**{int(math.log2(sampling.FAST_DRAW_MIN_NUMEL))} entries\n")
     print(tabulate(rows, headers=["structure", "n", "dtype", "unit", "unit time", "old draw", "old / unit",
-                                  "fast draw", "fast / unit", "old / fast"],
+                                  "fast draw", "fast / unit", "first fast / unit", "old / fast"],
                    tablefmt="github", disable_numparse=True))
 
 
