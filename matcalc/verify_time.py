@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ class VerifyRow:
     n: int
     one_pass_s: float
     seconds: dict[str, float]  # column -> median seconds; nan where the check could not run
-    passes: dict[str, float]  # column -> seconds / one_pass_s
+    passes: dict[str, float]  # column -> median of (seconds / the pass timed just before it)
     auto_chose: str  # the oracle auto picked ("" when auto could not run)
     auto_over_fastest_own: float  # auto's time over the fastest of matcalc's own oracles (nan: none)
 
@@ -152,6 +153,23 @@ def one_pass_s(rule: Rule, sizes: Mapping[str, int]) -> float:
     """
     inputs = draw_inputs(rule, sizes, CPU, DTYPE, 0)
     return median_s(lambda: [t.sum() for t in inputs.values()], ONE_PASS_REPEATS)
+
+
+def paired(fn: Callable[[], object], one_pass: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """(median seconds of ``fn``, median of its time over the time of ``one_pass`` measured just
+    before it). Pairing each run with its own unit cancels most of a shared machine's drift,
+    which moved one pass by 2x within a minute on this project's CPU.
+
+    >>> seconds, ratio = paired(lambda: sum(range(1000)), lambda: sum(range(100)), 3)
+    >>> seconds > 0 and ratio > 0
+    True
+    """
+    times, ratios = [], []
+    for _ in range(repeats):
+        unit = median_s(one_pass, 3)
+        times.append(median_s(fn, 1))
+        ratios.append(times[-1] / max(unit, 1e-12))
+    return statistics.median(times), statistics.median(ratios)
 
 
 def hand_written(rule: Rule, sizes: Mapping[str, int]) -> Callable[[], None]:
@@ -241,30 +259,37 @@ def measure(rule: Rule, n: int, repeats: int, oracles: Iterable[str] = DEFAULT_O
         note = _print_stderr
     sizes = sizes_for(rule, n)
     where = f"{rule.name} n={n}"
-    one_pass = one_pass_s(rule, sizes)
-    seconds = {"draw": median_s(lambda: draw_inputs(rule, sizes, CPU, DTYPE, 0), repeats)}
+    kept = draw_inputs(rule, sizes, CPU, DTYPE, 0)
+
+    def unit() -> object:
+        return [t.sum() for t in kept.values()]
+
+    one_pass = median_s(unit, ONE_PASS_REPEATS)
+    seconds: dict[str, float] = {}
+    passes: dict[str, float] = {}
+    seconds["draw"], passes["draw"] = paired(lambda: draw_inputs(rule, sizes, CPU, DTYPE, 0), unit,
+                                             repeats)
     chosen = ""
     for oracle in oracles:
         try:
             res = check(rule, sizes=sizes, oracle=oracle, diagnose_structure=False)
         except MatcalcError as exc:  # over the memory budget, say
-            seconds[oracle] = math.nan
+            seconds[oracle] = passes[oracle] = math.nan
             note(f"{where} {oracle}: {exc}")
             continue
         if oracle == "auto":
             chosen = res.oracle
-        seconds[oracle] = median_s(partial(check, rule, sizes=sizes, oracle=oracle,
-                                           diagnose_structure=False), repeats)
+        seconds[oracle], passes[oracle] = paired(
+            partial(check, rule, sizes=sizes, oracle=oracle, diagnose_structure=False), unit, repeats)
     for label, fn in baselines(rule, sizes, jax=jax):
         try:
-            seconds[label] = median_s(fn, repeats)
+            seconds[label], passes[label] = paired(fn, unit, repeats)
         except (AssertionError, RuntimeError, MemoryError, ImportError) as exc:
-            seconds[label] = math.nan
+            seconds[label] = passes[label] = math.nan
             note(f"{where} {label}: {type(exc).__name__}: {str(exc)[:100]}")
-    own = [seconds[o] for o in oracles if o != "auto" and not math.isnan(seconds[o])]
-    ratio = seconds["auto"] / min(own) if own and not math.isnan(seconds["auto"]) else math.nan
-    return VerifyRow(rule.name, n, one_pass, seconds, {k: v / one_pass for k, v in seconds.items()},
-                     chosen, ratio)
+    own = [passes[o] for o in oracles if o != "auto" and not math.isnan(passes[o])]
+    ratio = passes["auto"] / min(own) if own and not math.isnan(passes["auto"]) else math.nan
+    return VerifyRow(rule.name, n, one_pass, seconds, passes, chosen, ratio)
 
 
 def _print_stderr(message: str) -> None:
