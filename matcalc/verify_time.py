@@ -166,7 +166,8 @@ def paired(fn: Callable[[], object], one_pass: Callable[[], object], repeats: in
     """
     times, ratios = [], []
     for _ in range(repeats):
-        unit = median_s(one_pass, 3)
+        one_pass()  # after a long run the first short one pays for waking threads and caches
+        unit = median_s(one_pass, 5)
         times.append(median_s(fn, 1))
         ratios.append(times[-1] / max(unit, 1e-12))
     return statistics.median(times), statistics.median(ratios)
@@ -287,8 +288,9 @@ def measure(rule: Rule, n: int, repeats: int, oracles: Iterable[str] = DEFAULT_O
         except (AssertionError, RuntimeError, MemoryError, ImportError) as exc:
             seconds[label] = passes[label] = math.nan
             note(f"{where} {label}: {type(exc).__name__}: {str(exc)[:100]}")
-    own = [passes[o] for o in oracles if o != "auto" and not math.isnan(passes[o])]
-    ratio = passes["auto"] / min(own) if own and not math.isnan(passes["auto"]) else math.nan
+    # auto against the others in seconds: they share the row's unit, so it would only add noise
+    own = [seconds[o] for o in oracles if o != "auto" and not math.isnan(seconds[o])]
+    ratio = seconds["auto"] / min(own) if own and not math.isnan(seconds["auto"]) else math.nan
     return VerifyRow(rule.name, n, one_pass, seconds, passes, chosen, ratio)
 
 
