@@ -68,7 +68,7 @@ def main() -> None:
             ("autograd backward", lambda: _backward(x, a)),
         ]),
         ("A + Aᵀ (hessian_quadratic_form)", 2 * n * n * size, [
-            ("fast.symmetric_sum (now: 128 tiles, huge-page output)", lambda: fast.symmetric_sum(a)),
+            ("fast.symmetric_sum (now: 128 tiles over torch's threads, huge-page output)", lambda: fast.symmetric_sum(a)),
             ("before: 256 tiles, torch output", lambda: _old_symmetric_sum(a)),
             ("A + A.T", lambda: a + a.T),
         ]),

@@ -15,3 +15,17 @@ def test_fast_forms_keep_autograd_working() -> None:
     a = torch.randn(300, 300, dtype=torch.float64, requires_grad=True)
     fast.symmetric_sum(a).sum().backward()
     assert torch.equal(a.grad, torch.full_like(a, 2.0))
+
+
+def test_symmetric_sum_is_exact_at_any_thread_count_and_ragged_sizes() -> None:
+    from matcalc import fast
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            for n in (129, 300, 517):
+                a = torch.randn(n, n, dtype=torch.float64)
+                assert torch.equal(fast.symmetric_sum(a, tile=64), a + a.T), (threads, n)
+    finally:
+        torch.set_num_threads(before)
