@@ -1,9 +1,9 @@
 """Before anything is drawn: which oracle runs, why, and whether the whole check fits in memory.
 
 The estimate covers the inputs (the float64 draw and its cast), the claim, the truth and the
-oracle's working memory, from the shapes alone; f's output shape comes from evaluating f on the
-``meta`` device, which allocates nothing. Over the budget, the check is refused with a
-MatcalcError naming the largest size that fits.
+oracle's working memory, from the shapes alone; f's output shape comes from the claim's text when
+the rule has one, else from evaluating f on the ``meta`` device, which allocates nothing. Over the
+budget, the check is refused with a MatcalcError naming the largest size that fits.
 
 Example::
 
@@ -52,9 +52,24 @@ class Plan:
 
 
 def output_shape(rule: Rule, sizes: Mapping[str, int]) -> tuple[int, ...] | None:
-    """f's output shape from a ``meta``-device evaluation, or None when f cannot run there."""
+    """f's output shape: inferred from the text for a rule built by :func:`matcalc.claim` (the
+    catalog's are), else from a ``meta``-device evaluation; None when f cannot run there.
+
+    The text comes first because the first meta evaluation in a process imports torch._dynamo
+    (its meta kernels are wrapped by ``torch._disable_dynamo``): 0.76 s, against 2 ms for the whole
+    check of x^T A x at its default size.
+
+    >>> from matcalc.catalog import RULES
+    >>> output_shape(RULES["linear_map"], {"m": 3, "n": 5})
+    (3,)
+    """
     if rule.kind == "hessian":
         return ()
+    from matcalc.claims import claim_of
+
+    text = claim_of(rule)
+    if text is not None and all(isinstance(d, int) or d in sizes for d in text.f_shape):
+        return tuple(d if isinstance(d, int) else int(sizes[d]) for d in text.f_shape)
     meta = {name: torch.empty(dom.resolve(sizes), device="meta", dtype=torch.float64)
             for name, dom in rule.inputs.items()}
     try:

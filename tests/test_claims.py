@@ -621,3 +621,34 @@ def test_text_rule_refuses_inputs_the_text_does_not_fit() -> None:
 
     with pytest.raises(mc.MatcalcError, match="imply inputs"):
         text_rule("bad_rule", f="tr(X @ A)", derivative="A.T", wrt="X", inputs={"X": mc.matrix("n", "m")})
+
+
+def test_plans_take_fs_shape_from_the_text() -> None:
+    """Every text rule's inferred output shape is the shape f returns (so the planner needs no
+    meta-device evaluation for it)."""
+    from matcalc.claims import claim_of
+    from matcalc.plan import output_shape
+
+    checked = 0
+    for rule in mc.catalog.values():
+        if claim_of(rule) is None or rule.kind == "hessian":
+            continue
+        sizes = {d: 3 + i for i, d in enumerate(rule.dims())}
+        res = mc.check(rule, sizes=sizes, diagnose_structure=False)
+        assert res.true_shape is not None
+        got = output_shape(rule, sizes)
+        assert got is not None and res.true_shape[:len(got)] == got, rule.name
+        checked += 1
+    assert checked > 100
+
+
+def test_a_first_text_check_does_not_import_dynamo() -> None:
+    """The first meta-device evaluation of a process imports torch._dynamo (about 0.8 s); a text
+    rule's check plans from its text instead."""
+    import subprocess
+    import sys
+
+    code = ("import sys, matcalc as mc; from matcalc.catalog import RULES; "
+            "assert mc.check(RULES['quadratic_form']).passed; print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
