@@ -200,6 +200,8 @@ def _check_at(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int]
     if plan.out_shape is None:  # f could not run on the meta device: plan again with its shape
         run.plan = plan = plan_check(rule, sz, dt, dev, oracle, probes, memory_budget,
                                      out_shape=tuple(out.shape))
+        if plan.oracle != "jacobian":
+            run.forward = None  # its graph would only hold memory
     gen = torch.Generator(device=dev)
     gen.manual_seed((seed + 1_000_003) % SEED_LIMIT)  # directions: independent of the input stream
     if rule.kind == "differential":
