@@ -43,7 +43,6 @@ from matcalc.guards import (
     SMALL_BYTES,
     InputChanged,
     assert_unchanged,
-    changed_message,
     isolated_call,
     nbytes,
     same_values,
@@ -223,8 +222,8 @@ def _one_forward(rule: Rule, plan: Plan, inputs: dict[str, torch.Tensor]) -> boo
 
 def _forward_with_graph(ctx: Context, rule: Rule,
                         inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(f with its graph, the leaf) or None when f cannot run under autograd (``.numpy()``, say):
-    the plain evaluation then runs, and the oracle names the problem."""
+    """(f with its graph, the leaf) or None when f cannot run under autograd (``.numpy()``, an
+    in-place change of x, say): the plain evaluation then runs and names the problem."""
     name = rule.wrt_names[0]
     leaf = inputs[name].detach().requires_grad_(True)  # shares x's version counter
     try:
@@ -232,10 +231,9 @@ def _forward_with_graph(ctx: Context, rule: Rule,
             raw = isolated_call(ctx, "f", rule.f, {**inputs, name: leaf})
     except InputChanged:
         raise
-    except MatcalcError as exc:
-        # autograd refuses an in-place change of a leaf before making it: that is f changing x
-        if isinstance(exc.__cause__, RuntimeError) and "in-place operation" in str(exc.__cause__):
-            raise InputChanged(changed_message("f", name, ctx.where)) from exc.__cause__
+    except MatcalcError:
+        # e.g. autograd refusing an in-place change of the leaf (before making it): the plain
+        # evaluation then makes the change, and its version counter names it
         return None
     if not isinstance(raw, torch.Tensor) or not raw.is_floating_point() or raw.is_complex() \
             or raw.device != leaf.device:

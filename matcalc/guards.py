@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,13 +65,17 @@ def isolated_call(ctx: Context, what: str, fn: Callable[..., Any], inputs: Mappi
 
 
 def fingerprint(t: torch.Tensor) -> torch.Tensor:
-    """A copy of about FINGERPRINT_ENTRIES entries of ``t``, evenly spaced over its memory.
+    """A copy of about FINGERPRINT_ENTRIES entries of ``t``, evenly spaced over its memory, with a
+    stride coprime to the row length, so that every column is sampled.
 
     >>> fingerprint(torch.arange(10.0)).tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     """
     flat = t.detach().reshape(-1)
     step = max(1, flat.numel() // FINGERPRINT_ENTRIES)
+    row = t.shape[-1] if t.ndim else 1
+    while math.gcd(step, row) != 1:  # a stride sharing a factor with the rows would skip columns
+        step += 1
     return flat[::step].clone()
 
 

@@ -280,6 +280,10 @@ def measure(rule: Rule, n: int, repeats: int, oracles: Iterable[str] = DEFAULT_O
             continue
         if oracle == "auto":
             chosen = res.oracle
+        if not res.passed:  # a true rule that does not pass: its time is not a time to a verdict
+            seconds[oracle] = passes[oracle] = math.nan
+            note(f"{where} {oracle}: the check did not pass ({res.outcome}: {res.message})")
+            continue
         seconds[oracle], passes[oracle] = paired(
             partial(check, rule, sizes=sizes, oracle=oracle, diagnose_structure=False), unit, repeats)
     for label, fn in baselines(rule, sizes, jax=jax):

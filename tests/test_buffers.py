@@ -99,8 +99,10 @@ FREED = [("quadratic_form", "jacobian"), ("quadratic_form", "probe"), ("linear_m
 
 @pytest.fixture(scope="module")
 def warmed_up() -> None:
-    # The first check of a process triggers torch's lazy imports, whose frames outlive the call.
-    mc.check(RULES["quadratic_form"], sizes={"n": 3})
+    # An oracle's first check in a process triggers torch's lazy imports (torch.func imports
+    # torch._dynamo), whose frames outlive the call and hold that check's inputs until collected.
+    for oracle in ("jacobian", "func", "probe", "taylor"):
+        mc.check(RULES["quadratic_form"], sizes={"n": 3}, oracle=oracle)
 
 
 @pytest.mark.parametrize(("name", "oracle"), FREED)

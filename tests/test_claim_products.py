@@ -92,3 +92,36 @@ def _eye_sizes(tree: Node) -> dict[int, tuple[str, int]]:
 
     walk(tree)
     return sizes
+
+
+def test_pushed_forms_stay_differentiable_at_large_n() -> None:
+    """f is compiled from text too: (A + A.T) @ x inside f must keep autograd and torch.func
+    working past the sizes where the CPU fast form switches to its out= loop."""
+    import matcalc as mc
+
+    rule = mc.claim("x @ (A + A.T) @ x", wrt="x", derivative="x @ (A + A.T) + x @ (A.T + A)")
+    for oracle in ("jacobian", "func", "probe"):
+        assert mc.check(rule, sizes={"n": 300}, oracle=oracle).passed, oracle
+    fn = compile_tree(parse("(A.T + A) @ x"), {})
+    x = torch.randn(300, dtype=torch.float64)
+    a = torch.randn(300, 300, dtype=torch.float64)
+    jac = torch.func.jacrev(lambda v: fn(x=v, A=a))(x)
+    torch.testing.assert_close(jac, a + a.T)
+
+
+def test_conjugate_transposes_are_evaluated_as_written() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(5, generator=g, dtype=torch.complex128)
+    a = torch.randn(5, 5, generator=g, dtype=torch.complex128)
+    for text, literal in (("x @ A.mH", x @ a.mH), ("A.mH @ x", a.mH @ x)):
+        torch.testing.assert_close(compile_tree(parse(text), {})(x=x, A=a), literal)
+
+
+def test_an_identity_factor_returns_a_new_tensor_and_checks_its_size() -> None:
+    tree = parse("x @ I")
+    fn = compile_tree(tree, {id(tree.args[1]): ("A", 0)})
+    x, a = torch.randn(4, dtype=torch.float64), torch.zeros(4, 4, dtype=torch.float64)
+    out = fn(x=x, A=a)
+    assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()
+    with pytest.raises(RuntimeError):
+        fn(x=x, A=torch.zeros(3, 3, dtype=torch.float64))

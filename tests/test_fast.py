@@ -29,3 +29,27 @@ def test_symmetric_sum_is_exact_at_any_thread_count_and_ragged_sizes() -> None:
                 assert torch.equal(fast.symmetric_sum(a, tile=64), a + a.T), (threads, n)
     finally:
         torch.set_num_threads(before)
+
+
+def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
+    """Grad mode and torch.func transforms are per thread: the threaded tile loop must step aside
+    whenever either is active."""
+    from matcalc import fast
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = torch.randn(384, 384, dtype=torch.float64)
+        w = torch.randn(384, 384, dtype=torch.float64)
+        for _ in range(5):
+            leaf = a.clone().requires_grad_(True)
+            (fast.symmetric_sum(leaf) * w).sum().backward()
+            assert leaf.grad is not None and torch.equal(leaf.grad, w + w.T)
+        with torch.no_grad():
+            assert not fast.symmetric_sum(a.clone().requires_grad_(True)).requires_grad
+        with torch.inference_mode():
+            assert torch.equal(fast.symmetric_sum(a), a + a.T)
+        tangent = torch.func.jvp(fast.symmetric_sum, (a,), (w,))[1]
+        assert torch.equal(tangent, w + w.T)
+    finally:
+        torch.set_num_threads(before)

@@ -100,3 +100,15 @@ def test_f_that_cannot_run_under_autograd_gets_the_oracles_hint(large_path: None
     with pytest.raises(mc.MatcalcError, match="oracle='taylor'"):
         mc.check(rule, oracle="jacobian")
     assert mc.check(rule, oracle="taylor").passed
+
+
+def test_fingerprints_see_every_column() -> None:
+    """A strided sample whose stride shares a factor with the row length skips whole columns."""
+    from matcalc.guards import fingerprint
+
+    t = torch.zeros(3000, 3000, dtype=torch.float64)
+    before = fingerprint(t)
+    for column in (0, 1, 2, 1499, 2999):
+        t.zero_()
+        t[:, column] = 1.0
+        assert not torch.equal(fingerprint(t), before), column

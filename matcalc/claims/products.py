@@ -38,7 +38,8 @@ Run = Callable[[Node], Tensor]
 ShapeOf = Callable[[Node], "tuple[int, ...] | None"]
 
 # Kinds a vector can be pushed through without evaluating the node itself.
-LINEAR = frozenset({"+", "-", "neg", "T", "H", "@", "*", "I", "eye"})
+# Not "H": pushed through, M^H v would need M's conjugate, which only evaluating M tells.
+LINEAR = frozenset({"+", "-", "neg", "T", "@", "*", "I", "eye"})
 
 
 def evaluate_product(node: Node, run: Run, shape_of: ShapeOf) -> Tensor:
@@ -123,12 +124,12 @@ class _Pusher:
             return left + right if kind == "+" else left - right
         if kind == "neg" and self._matrix(node.args[0]):
             return -self.right_of(v, node.args[0])
-        if kind in ("T", "H") and self._matrix(node.args[0]):
-            return self.left_of(node.args[0], v)   # v @ M^T = M @ v (real inputs)
+        if kind == "T" and self._matrix(node.args[0]):
+            return self.left_of(node.args[0], v)   # v @ M^T = M @ v
         if kind == "@" and self._matrix(node.args[0]) and self._matrix(node.args[1]):
             return self.right_of(self.right_of(v, node.args[0]), node.args[1])
-        if kind in ("I", "eye"):
-            return v
+        if kind in ("I", "eye") and self.shape_of(node) == (v.shape[0], v.shape[0]):
+            return v.clone()  # the claim's value must not be the input itself
         scaled = _scalar_factor(node)
         if scaled is not None and self._matrix(scaled[1]):
             return scaled[0] * self.right_of(v, scaled[1])
@@ -145,12 +146,12 @@ class _Pusher:
             return left + right if kind == "+" else left - right
         if kind == "neg" and self._matrix(node.args[0]):
             return -self.left_of(node.args[0], v)
-        if kind in ("T", "H") and self._matrix(node.args[0]):
+        if kind == "T" and self._matrix(node.args[0]):
             return self.right_of(v, node.args[0])  # M^T @ v = v @ M
         if kind == "@" and self._matrix(node.args[0]) and self._matrix(node.args[1]):
             return self.left_of(node.args[0], self.left_of(node.args[1], v))
-        if kind in ("I", "eye"):
-            return v
+        if kind in ("I", "eye") and self.shape_of(node) == (v.shape[0], v.shape[0]):
+            return v.clone()  # the claim's value must not be the input itself
         scaled = _scalar_factor(node)
         if scaled is not None and self._matrix(scaled[1]):
             return scaled[0] * self.left_of(scaled[1], v)
@@ -182,7 +183,7 @@ def static_shape(node: Node, inputs: Mapping[str, Tensor],
         return None
     if kind == "neg":
         return sub[0]
-    if kind in ("T", "H"):
+    if kind == "T":
         s = sub[0]
         assert s is not None
         return s[::-1] if len(s) == 2 else (s if len(s) < 2 else None)
