@@ -15,9 +15,11 @@ multiply it by a vector. At n = 8192 that sum alone cost 28 passes over A, twent
 matrix-vector products it stands for. A vector times a linear combination of matrices is pushed
 through the combination instead: ``v @ (M1 + M2) = v @ M1 + v @ M2``, ``v @ M.T = M @ v``,
 ``v @ (c * M) = c * (v @ M)``, ``v @ (M1 @ M2) = (v @ M1) @ M2`` and ``v @ I = v``, on either
-side. It is exact algebra, so only rounding changes. The symmetrized matrix of every quadratic form,
-``(M + M^T) v`` in any of its four spellings, reads M once (:func:`matcalc.fast.quadratic_gradient`:
-blocks of rows used for both M v and M^T v while in cache), not twice.
+side. It is exact algebra: only rounding changes, and in float16 or bfloat16 where an
+intermediate overflows (those dtypes only feed the low-precision report; verdicts are float64's).
+The symmetrized matrix of every quadratic form, ``(M + M^T) v`` in any of its four spellings,
+reads M once (:func:`matcalc.fast.quadratic_gradient`: blocks of rows used for both M v and M^T v
+while in cache), not twice.
 
 A term is pushed through only when its shape is known without evaluating it (symbols, transposes,
 identities, sums of equal shapes, products, scalar multiples): a sum that broadcasts (``A + b``)
