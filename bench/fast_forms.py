@@ -63,7 +63,7 @@ def main() -> None:
     size = dt.itemsize if hasattr(dt, "itemsize") else torch.empty((), dtype=dt).element_size()
     groups: list[tuple[str, int, list[tuple[str, Callable[[], Any]]]]] = [
         ("xᵀ(A + Aᵀ) (quadratic_form)", (n * n + 2 * n) * size, [
-            ("fast.quadratic_gradient (kept: 32-row blocks, one pass)", lambda: fast.quadratic_gradient(x, a)),
+            ("fast.quadratic_gradient (32-row blocks over torch's threads, one pass)", lambda: fast.quadratic_gradient(x, a)),
             ("addmv(x @ A, A, x) (two passes)", lambda: torch.addmv(x @ a, a, x)),
             ("autograd backward", lambda: _backward(x, a)),
         ]),

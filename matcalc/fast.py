@@ -101,10 +101,10 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """x^T (A^T + A) = A x + A^T x, never forming A^T + A.
 
     On CPU, one pass over A: each block of 32 rows (1 MiB at n = 8192 in float32) is used for its
-    share of A x and of A^T x while it is still in cache; measured at n = 8192 in float64 this is
-    0.035 s against 0.043 s for the backward pass. On CUDA the loop's kernel launches would cost
-    more than they save: with Triton it is one kernel that reads A once, without it two
-    bandwidth-bound matrix-vector products.
+    share of A x and of A^T x while it is still in cache, the blocks shared among torch's threads;
+    bench/results/cpu-fast-forms.md has it against two matrix-vector products and autograd. On
+    CUDA the loop's kernel launches would cost more than they save: with Triton it is one kernel
+    that reads A once, without it two bandwidth-bound matrix-vector products.
     """
     if a.shape[0] > 4 * ROW_BLOCK and (kernels := _triton(a, x)) is not None:
         return kernels.quadratic_gradient(x, a)
@@ -112,12 +112,27 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         return torch.addmv(x @ a, a, x)
     n = a.shape[0]
     ax = torch.empty(n, dtype=a.dtype)
-    atx = torch.zeros(a.shape[1], dtype=a.dtype)
-    for i in range(0, n, ROW_BLOCK):
-        rows = a[i:i + ROW_BLOCK]
-        torch.mv(rows, x, out=ax[i:i + ROW_BLOCK])
-        atx.addmv_(rows.T, x[i:i + ROW_BLOCK])
-    return ax.add_(atx)
+    # Each block's two products are too small for a thread team of their own: the blocks are
+    # shared among torch's threads instead, each summing its own share of A^T x (2 threads
+    # measured 1.2x to 1.5x faster than one at n = 8192).
+    workers = max(1, min(torch.get_num_threads(), n // (8 * ROW_BLOCK)))
+    shares = [torch.zeros(a.shape[1], dtype=a.dtype) for _ in range(workers)]
+
+    def blocks(w: int) -> None:
+        for i in range(w * ROW_BLOCK, n, ROW_BLOCK * workers):
+            rows = a[i:i + ROW_BLOCK]
+            torch.mv(rows, x, out=ax[i:i + ROW_BLOCK])
+            shares[w].addmv_(rows.T, x[i:i + ROW_BLOCK])
+
+    if workers == 1:
+        blocks(0)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            for done in [pool.submit(blocks, w) for w in range(workers)]:
+                done.result()
+    for share in shares:
+        ax.add_(share)
+    return ax
 
 
 def rank_one_hessian(diag: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

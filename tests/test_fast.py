@@ -53,3 +53,19 @@ def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
         assert torch.equal(tangent, w + w.T)
     finally:
         torch.set_num_threads(before)
+
+
+def test_quadratic_gradient_blocks_at_any_thread_count() -> None:
+    from matcalc import fast
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            for n in (129, 700, 1030):
+                a = torch.randn(n, n, dtype=torch.float64)
+                x = torch.randn(n, dtype=torch.float64)
+                torch.testing.assert_close(fast.quadratic_gradient(x, a), a @ x + x @ a,
+                                           rtol=1e-12, atol=1e-12)
+    finally:
+        torch.set_num_threads(before)
