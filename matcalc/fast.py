@@ -18,12 +18,12 @@ project's machine first-touch page faults of a fresh torch buffer cost more than
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 import torch
 
 from matcalc.buffers import empty
+from matcalc.parallel import spread
 
 # Side of the CPU tiles of symmetric_sum: 128 x 128 = 16384 entries stays under ATen's grain size
 # (32768), so a tile op never starts a thread team; 256 tiles did, and on a loaded 2-core machine
@@ -66,18 +66,11 @@ def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
         return a + a.T
     out = empty((n, n), a.dtype, a.device)
     starts = range(0, n, tile)
-    # grad mode and torch.func transforms are per thread: workers would not see them
+    # torch.func transforms are per thread (workers would not see them), and autograd must not
+    # record several threads writing into one output
     workers = max(1, min(torch.get_num_threads(), len(starts))) if _plain(a) else 1
 
-    inference = torch.is_inference_mode_enabled()
-
     def rows_of_tiles(first: int) -> None:
-        if workers > 1:  # a worker starts in grad mode, out of inference mode: the caller's apply
-            with torch.inference_mode(inference), torch.no_grad():
-                return _tile_rows(first)
-        return _tile_rows(first)
-
-    def _tile_rows(first: int) -> None:
         for i in starts[first::workers]:  # interleaved: the triangle's rows shrink
             for j in range(i, n, tile):
                 block = a[i:i + tile, j:j + tile] + a[j:j + tile, i:i + tile].T
@@ -85,12 +78,7 @@ def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
                 if j != i:
                     out[j:j + tile, i:i + tile] = block.T
 
-    if workers == 1:
-        rows_of_tiles(0)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            for done in [pool.submit(rows_of_tiles, w) for w in range(workers)]:
-                done.result()
+    spread(rows_of_tiles, workers)
     return out
 
 
@@ -124,12 +112,7 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
             torch.mv(rows, x, out=ax[i:i + ROW_BLOCK])
             shares[w].addmv_(rows.T, x[i:i + ROW_BLOCK])
 
-    if workers == 1:
-        blocks(0)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            for done in [pool.submit(blocks, w) for w in range(workers)]:
-                done.result()
+    spread(blocks, workers)
     for share in shares:
         ax.add_(share)
     return ax

@@ -41,11 +41,6 @@ class InputChanged(MatcalcError):
     """A rule's function changed one of its inputs in place."""
 
 
-def changed_message(what: str, name: str, where: str) -> str:
-    return (f"{what} changed its input {name!r} in place ({where}): a rule's functions must not "
-            f"modify their inputs; use out-of-place ops ({name} * 2, not {name}.mul_(2))")
-
-
 def isolated_call(ctx: Context, what: str, fn: Callable[..., Any], inputs: Mapping[str, torch.Tensor],
                   extra: Mapping[str, torch.Tensor] | None = None) -> Any:
     """``fn(**inputs, **extra)`` on private copies (large inputs: watched in place), its return
@@ -60,7 +55,10 @@ def isolated_call(ctx: Context, what: str, fn: Callable[..., Any], inputs: Mappi
         if tensor._version != versions[name] or (
                 not torch.equal(tensor, inputs[name]) if name in copied
                 else not torch.equal(fingerprint(tensor), prints[name])):
-            raise InputChanged(changed_message(what, name, ctx.where))
+            raise InputChanged(
+                f"{what} changed its input {name!r} in place ({ctx.where}): a rule's functions must "
+                f"not modify their inputs; use out-of-place ops ({name} * 2, not {name}.mul_(2))"
+            )
     return value
 
 

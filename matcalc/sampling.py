@@ -45,12 +45,12 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from matcalc.buffers import empty
+from matcalc.parallel import spread
 
 # At and above this many entries, draw() uses the samplers below (tests lower it to exercise them).
 FAST_DRAW_MIN_NUMEL = 2**20
@@ -100,10 +100,12 @@ def _chunked(kind: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype,
     seeds = np.random.SeedSequence(seed).generate_state(nchunks, dtype=np.uint64)
     direct = dtype == torch.float32
 
-    def work(first: int, step: int) -> None:
+    n = _workers(nchunks, workers)
+
+    def work(first: int) -> None:
         scratch = None if direct else torch.empty(CHUNK, dtype=torch.float32)
         g = torch.Generator()
-        for k in range(first, nchunks, step):
+        for k in range(first, nchunks, n):
             g.manual_seed(int(seeds[k]))
             lo, hi = k * CHUNK, min((k + 1) * CHUNK, numel)
             for p in range(lo, hi, _PIECE):
@@ -116,13 +118,7 @@ def _chunked(kind: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype,
                 if scratch is not None:
                     flat[p:q].copy_(buf)
 
-    n = _workers(nchunks, workers)
-    if n == 1:
-        work(0, 1)
-    else:
-        with ThreadPoolExecutor(n) as pool:
-            for f in [pool.submit(work, i, n) for i in range(n)]:
-                f.result()
+    spread(work, n)
     return out
 
 

@@ -143,18 +143,6 @@ def median_s(fn: Callable[[], object], repeats: int) -> float:
     return median_time(fn, CPU, repeats=repeats, warmup=0)
 
 
-def one_pass_s(rule: Rule, sizes: Mapping[str, int]) -> float:
-    """Median seconds of one pass over the inputs (``sum()`` of each), the table's unit; the
-    inputs are freed on return.
-
-    >>> from matcalc.catalog import RULES
-    >>> one_pass_s(RULES["linear_map"], {"m": 3, "n": 5}) > 0
-    True
-    """
-    inputs = draw_inputs(rule, sizes, CPU, DTYPE, 0)
-    return median_s(lambda: [t.sum() for t in inputs.values()], ONE_PASS_REPEATS)
-
-
 def paired(fn: Callable[[], object], one_pass: Callable[[], object], repeats: int) -> tuple[float, float]:
     """(median seconds of ``fn``, median of its time over the time of ``one_pass`` measured just
     before it). Pairing each run with its own unit cancels most of a shared machine's drift,

@@ -4,7 +4,20 @@ tests/test_catalog.py; the Triton kernels in tests/test_fast_triton.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_fast_forms_keep_autograd_working() -> None:
@@ -20,15 +33,11 @@ def test_fast_forms_keep_autograd_working() -> None:
 def test_symmetric_sum_is_exact_at_any_thread_count_and_ragged_sizes() -> None:
     from matcalc import fast
 
-    before = torch.get_num_threads()
-    try:
-        for threads in (1, 2, 3):
-            torch.set_num_threads(threads)
+    for threads in (1, 2, 3):
+        with torch_threads(threads):
             for n in (129, 300, 517):
                 a = torch.randn(n, n, dtype=torch.float64)
                 assert torch.equal(fast.symmetric_sum(a, tile=64), a + a.T), (threads, n)
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
@@ -36,9 +45,7 @@ def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
     whenever either is active."""
     from matcalc import fast
 
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
+    with torch_threads(2):
         a = torch.randn(384, 384, dtype=torch.float64)
         w = torch.randn(384, 384, dtype=torch.float64)
         for _ in range(5):
@@ -51,21 +58,15 @@ def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
             assert torch.equal(fast.symmetric_sum(a), a + a.T)
         tangent = torch.func.jvp(fast.symmetric_sum, (a,), (w,))[1]
         assert torch.equal(tangent, w + w.T)
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_quadratic_gradient_blocks_at_any_thread_count() -> None:
     from matcalc import fast
 
-    before = torch.get_num_threads()
-    try:
-        for threads in (1, 2, 3):
-            torch.set_num_threads(threads)
+    for threads in (1, 2, 3):
+        with torch_threads(threads):
             for n in (129, 700, 1030):
                 a = torch.randn(n, n, dtype=torch.float64)
                 x = torch.randn(n, dtype=torch.float64)
                 torch.testing.assert_close(fast.quadratic_gradient(x, a), a @ x + x @ a,
                                            rtol=1e-12, atol=1e-12)
-    finally:
-        torch.set_num_threads(before)

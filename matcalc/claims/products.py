@@ -117,47 +117,34 @@ class _Pusher:
 
     def right_of(self, v: Tensor, node: Node) -> Tensor:
         """``v @ node`` for a vector v."""
-        kind = node.kind
-        if (m := self._symmetrized(node)) is not None:
-            return quadratic_gradient(v, self.run(m))
-        if kind in ("+", "-") and self._same_shape_sum(node):
-            a, b = node.args
-            left, right = self.right_of(v, a), self.right_of(v, b)
-            return left + right if kind == "+" else left - right
-        if kind == "neg" and self._matrix(node.args[0]):
-            return -self.right_of(v, node.args[0])
-        if kind == "T" and self._matrix(node.args[0]):
-            return self.left_of(node.args[0], v)   # v @ M^T = M @ v
-        if kind == "@" and self._matrix(node.args[0]) and self._matrix(node.args[1]):
-            return self.right_of(self.right_of(v, node.args[0]), node.args[1])
-        if kind in ("I", "eye") and self.shape_of(node) == (v.shape[0], v.shape[0]):
-            return v.clone()  # the claim's value must not be the input itself
-        scaled = _scalar_factor(node)
-        if scaled is not None and self._matrix(scaled[1]):
-            return scaled[0] * self.right_of(v, scaled[1])
-        return torch.matmul(v, self.run(node))
+        return self.push(v, node, transposed=False)
 
     def left_of(self, node: Node, v: Tensor) -> Tensor:
-        """``node @ v`` for a vector v."""
-        kind = node.kind
+        """``node @ v`` for a vector v: ``v @ node^T``."""
+        return self.push(v, node, transposed=True)
+
+    def push(self, v: Tensor, node: Node, transposed: bool) -> Tensor:
+        """``v @ node`` (``v @ node^T`` when ``transposed``) for a vector v."""
+        kind, args = node.kind, node.args
         if (m := self._symmetrized(node)) is not None:
             return quadratic_gradient(v, self.run(m))
         if kind in ("+", "-") and self._same_shape_sum(node):
-            a, b = node.args
-            left, right = self.left_of(a, v), self.left_of(b, v)
+            left, right = self.push(v, args[0], transposed), self.push(v, args[1], transposed)
             return left + right if kind == "+" else left - right
-        if kind == "neg" and self._matrix(node.args[0]):
-            return -self.left_of(node.args[0], v)
-        if kind == "T" and self._matrix(node.args[0]):
-            return self.right_of(v, node.args[0])  # M^T @ v = v @ M
-        if kind == "@" and self._matrix(node.args[0]) and self._matrix(node.args[1]):
-            return self.left_of(node.args[0], self.left_of(node.args[1], v))
+        if kind == "neg" and self._matrix(args[0]):
+            return -self.push(v, args[0], transposed)
+        if kind == "T" and self._matrix(args[0]):
+            return self.push(v, args[0], not transposed)
+        if kind == "@" and self._matrix(args[0]) and self._matrix(args[1]):
+            # v (M1 M2) = (v M1) M2;  v (M1 M2)^T = (v M2^T) M1^T
+            first, second = (args[1], args[0]) if transposed else (args[0], args[1])
+            return self.push(self.push(v, first, transposed), second, transposed)
         if kind in ("I", "eye") and self.shape_of(node) == (v.shape[0], v.shape[0]):
             return v.clone()  # the claim's value must not be the input itself
         scaled = _scalar_factor(node)
         if scaled is not None and self._matrix(scaled[1]):
-            return scaled[0] * self.left_of(scaled[1], v)
-        return torch.matmul(self.run(node), v)
+            return scaled[0] * self.push(v, scaled[1], transposed)
+        return torch.matmul(self.run(node), v) if transposed else torch.matmul(v, self.run(node))
 
 
 def static_shape(node: Node, inputs: Mapping[str, Tensor],
