@@ -132,3 +132,11 @@ def test_check_passes_on_fast_draws(low_threshold: None) -> None:
     for name in ("quadratic_form", "hessian_quadratic_form"):
         assert mc.check(RULES[name], sizes={"n": N}).passed, name
 
+
+
+def test_large_draws_work_inside_inference_mode() -> None:
+    """The draw's worker threads run in the caller's inference mode (matcalc.parallel.spread):
+    outside it they could not write into the buffer created inside it."""
+    with torch.inference_mode():
+        g = sampling.gaussian((1024, 1024), seed=1)
+    assert torch.equal(g, sampling.gaussian((1024, 1024), seed=1))
