@@ -16,12 +16,14 @@ Why a second set of samplers, and why only above a size:
 
 - ``torch.randn(8192, 8192, dtype=torch.float64)`` runs a scalar Mersenne-Twister and Box-Muller
   loop: on this project's CPU about 70 passes over the matrix (``bench/draw_speed.py`` measures
-  it). Here a Gaussian is drawn by ``torch.randn`` in float32 (the same Box-Muller algorithm,
-  vectorized by torch for float32) in chunks of :data:`CHUNK` entries, each chunk from its own
-  ``torch.Generator`` seeded by ``numpy.random.SeedSequence(seed).generate_state``, the chunks
-  spread over threads, then widened to float64 chunk by chunk while the chunk is in cache. The
-  values do not depend on the number of threads. Entries are i.i.d. N(0, 1) exactly as
-  ``torch.randn(dtype=torch.float32)`` draws them (so float32 resolution, widened exactly).
+  it), and even its float32 form is bound by the Mersenne-Twister (2.8 ns per entry). Here
+  entries come from :mod:`matcalc.philox`: a counter-based Philox4x32-10 stream and a float32
+  Box-Muller transform, compiled and vectorized (``matcalc/_philox.c``; a numpy reference gives
+  the same bits where no C compiler was available at install), spread over threads in spans
+  that each thread widens to float64 while they are in cache. Output ``i`` depends only on the
+  seed and ``i``, so the values do not depend on the number of threads. Entries are i.i.d.
+  N(0, 1) at float32 resolution (a few float32 ulps from the exact transform), widened
+  exactly.
 - The output is allocated by numpy (:func:`matcalc.buffers.empty`), which asks the kernel for
   transparent huge pages; torch's own allocator faults in 4 KiB pages, which on this machine costs
   more than writing the matrix.
@@ -49,16 +51,15 @@ import os
 import numpy as np
 import torch
 
+from matcalc import philox
 from matcalc.buffers import empty
 from matcalc.parallel import spread
 
 # At and above this many entries, draw() uses the samplers below (tests lower it to exercise them).
 FAST_DRAW_MIN_NUMEL = 2**20
-# Entries per independent stream. Part of the definition of the drawn values: changing it changes them.
-CHUNK = 2**16
-# Entries per elementwise call inside a chunk: at most ATen's grain size, so that a call never
-# starts its own thread team inside our worker threads.
-_PIECE = 2**15
+# Philox blocks (256 entries each) per unit of work handed to a thread: 2 MiB of float64, which
+# stays in cache while it is scaled. Not part of the values: any split draws the same ones.
+_SPAN_BLOCKS = 1024
 # Columns of W in the block reflector I - 2 W W^T.
 REFLECTOR_RANK = 8
 # Structures with a fast sampler on every device; general/symmetric/positive/nonzero have one on CPU
@@ -85,38 +86,32 @@ def stream_seed(gen: torch.Generator) -> int:
     return int(torch.randint(2**62, (1,), generator=gen, device=gen.device).item())
 
 
-def _workers(nchunks: int, workers: int | None) -> int:
+def _workers(spans: int, workers: int | None) -> int:
     if workers is None:
         workers = min(torch.get_num_threads(), os.cpu_count() or 1)
-    return max(1, min(workers, nchunks))
+    return max(1, min(workers, spans))
 
 
-def _chunked(kind: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype,
-             workers: int | None) -> torch.Tensor:
+def _drawn(normal: bool, shape: tuple[int, ...], seed: int, dtype: torch.dtype, workers: int | None,
+           scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    """``shift + scale * stream`` of the Philox stream of ``seed``, float64 or float32, drawn span
+    by span on ``workers`` threads (each span scaled while it is in cache)."""
     out = empty(shape, dtype, torch.device("cpu"))
-    flat = out.view(-1)
-    numel = flat.numel()
-    nchunks = max(1, -(-numel // CHUNK))
-    seeds = np.random.SeedSequence(seed).generate_state(nchunks, dtype=np.uint64)
-    direct = dtype == torch.float32
-
-    n = _workers(nchunks, workers)
+    flat = out.view(-1).numpy()
+    numel = flat.shape[0]
+    span = _SPAN_BLOCKS * philox.BLOCK_OUTPUTS
+    spans = max(1, -(-numel // span))
+    fill = philox.normal if normal else philox.uniform
+    n = _workers(spans, workers)
 
     def work(first: int) -> None:
-        scratch = None if direct else torch.empty(CHUNK, dtype=torch.float32)
-        g = torch.Generator()
-        for k in range(first, nchunks, n):
-            g.manual_seed(int(seeds[k]))
-            lo, hi = k * CHUNK, min((k + 1) * CHUNK, numel)
-            for p in range(lo, hi, _PIECE):
-                q = min(p + _PIECE, hi)
-                buf = flat[p:q] if scratch is None else scratch[: q - p]
-                if kind == "normal":
-                    torch.randn(q - p, generator=g, out=buf)
-                else:
-                    torch.rand(q - p, generator=g, out=buf)
-                if scratch is not None:
-                    flat[p:q].copy_(buf)
+        for k in range(first, spans, n):
+            part = flat[k * span:(k + 1) * span]
+            fill(part, seed, k * _SPAN_BLOCKS)
+            if scale != 1.0:
+                np.multiply(part, scale, out=part)
+            if shift != 0.0:
+                np.add(part, shift, out=part)
 
     spread(work, n)
     return out
@@ -124,28 +119,29 @@ def _chunked(kind: str, shape: tuple[int, ...], seed: int, dtype: torch.dtype,
 
 def gaussian(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64, *,
              workers: int | None = None) -> torch.Tensor:
-    """i.i.d. N(0, 1) entries (float32 Box-Muller, widened), a CPU tensor of ``dtype``; the same
-    values for any number of ``workers``.
+    """i.i.d. N(0, 1) entries (float32 Box-Muller on Philox bits, widened exactly), a CPU tensor
+    of ``dtype``; the same values for any number of ``workers``.
 
     >>> g = gaussian((4, 3), seed=1)
     >>> bool(torch.equal(g, gaussian((4, 3), seed=1, workers=1))), g.dtype
     (True, torch.float64)
     """
     work_dtype = dtype if dtype in (torch.float64, torch.float32) else torch.float32
-    x = _chunked("normal", shape, seed, work_dtype, workers)
+    x = _drawn(True, shape, seed, work_dtype, workers)
     return x if work_dtype == dtype else x.to(dtype)
 
 
 def uniform(shape: tuple[int, ...], lo: float, hi: float, seed: int, dtype: torch.dtype = torch.float64,
             *, workers: int | None = None) -> torch.Tensor:
-    """i.i.d. entries uniform in [lo, hi] (float32 uniforms, widened), a CPU tensor of ``dtype``.
+    """i.i.d. entries uniform in [lo, hi] (float32 uniforms on Philox bits, widened), a CPU tensor
+    of ``dtype``.
 
     >>> u = uniform((1000,), 0.5, 2.0, seed=3)
     >>> bool(u.min() >= 0.5 and u.max() <= 2.0)
     True
     """
     work_dtype = dtype if dtype in (torch.float64, torch.float32) else torch.float32
-    x = _chunked("uniform", shape, seed, work_dtype, workers).mul_(hi - lo).add_(lo)
+    x = _drawn(False, shape, seed, work_dtype, workers, scale=hi - lo, shift=lo)
     return x if work_dtype == dtype else x.to(dtype)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import matcalc as mc
-from matcalc import sampling
+from matcalc import philox, sampling
 from matcalc.domains import draw
 
 N = 80  # 6400 entries: above the lowered threshold
@@ -18,8 +18,7 @@ N = 80  # 6400 entries: above the lowered threshold
 @pytest.fixture
 def low_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sampling, "FAST_DRAW_MIN_NUMEL", 4096)
-    monkeypatch.setattr(sampling, "CHUNK", 1024)  # several streams, several workers
-    monkeypatch.setattr(sampling, "_PIECE", 256)
+    monkeypatch.setattr(sampling, "_SPAN_BLOCKS", 2)  # spans of 512 entries: several per worker
 
 
 def _draw(structure: str, seed: int, dtype: torch.dtype = torch.float64, shape: tuple[int, int] = (N, N),
@@ -72,6 +71,20 @@ def test_gaussian_moments() -> None:
     assert abs(float((x.abs() > 2).double().mean()) - 0.0455) < 0.002
     y = sampling.gaussian((2**18,), seed=0, dtype=torch.float32)
     assert torch.equal(y.double(), x)  # float32 Box-Muller, widened
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+def test_large_draws_are_the_same_without_the_compiled_path(low_threshold: None, kind: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine that installed matcalc without a C compiler draws the same inputs for a seed."""
+    def one() -> torch.Tensor:
+        if kind == "gaussian":
+            return sampling.gaussian((77, 61), seed=9, workers=3)
+        return sampling.uniform((77, 61), 0.5, 2.0, seed=9, workers=3)
+
+    compiled = one()
+    monkeypatch.setattr(philox, "_philox", None)
+    assert torch.equal(one(), compiled)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
