@@ -28,7 +28,7 @@ import torch
 from tabulate import tabulate
 
 import matcalc as mc
-from matcalc import sampling
+from matcalc import philox, sampling
 from matcalc.domains import draw
 from matcalc.timing import median_time
 
@@ -102,7 +102,8 @@ def main() -> None:
                      f"{times['old'] / times['fast']:.1f}x"])
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, {cpu_name()}, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, Python {platform.python_version()}, "
-          f"fast path at >= 2**{int(math.log2(sampling.FAST_DRAW_MIN_NUMEL))} entries\n")
+          f"fast path at >= 2**{int(math.log2(sampling.FAST_DRAW_MIN_NUMEL))} entries, "
+          f"Philox {'compiled' if philox.COMPILED else 'numpy reference (matcalc._philox not built)'}\n")
     print(tabulate(rows, headers=["structure", "n", "dtype", "unit", "unit time", "old draw", "old / unit",
                                   "fast draw", "fast / unit", "first fast / unit", "old / fast"],
                    tablefmt="github", disable_numparse=True))
