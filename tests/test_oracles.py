@@ -116,3 +116,33 @@ def test_auto_takes_the_whole_jacobian_when_it_has_no_more_rows_than_probes() ->
     plan = plan_check(rows, {"m": DEFAULT_PROBES + 1, "n": AUTO_MAX_ENTRIES}, torch.float64, cpu,
                       "auto", DEFAULT_PROBES, None)
     assert plan.oracle == "probe", plan.why
+
+
+@pytest.mark.parametrize("rule", ["linear_map", "quadratic_form"])
+def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
+        monkeypatch: pytest.MonkeyPatch, rule: str) -> None:
+    """Large inputs of f that are not differentiated (A in A @ x) make a vmapped pullback a
+    transposed matrix product, 10x slower than a loop: the pullback loops, the claim's closed
+    forms stay vmapped, and the verdict is the one of the all-vmapped check."""
+    from matcalc.oracles import probe
+
+    sizes = {"n": 40, "m": 30} if rule == "linear_map" else {"n": 40}
+    vmapped = mc.check(RULES[rule], sizes=sizes, oracle="probe")
+    seen: list[bool] = []
+    real = probe._batched
+
+    def spy(fn: probe.Fn, batch: torch.Tensor, loop: bool) -> torch.Tensor:
+        seen.append(loop)
+        return real(fn, batch, loop)
+
+    monkeypatch.setattr(probe, "_batched", spy)
+    monkeypatch.setattr(probe, "LOOP_ABOVE_NUMEL", 1000)  # A has 1200 or 1600 entries, x 40
+    looped = mc.check(RULES[rule], sizes=sizes, oracle="probe")
+    assert seen[0] is True and not any(seen[1:]), seen
+    assert looped.passed and vmapped.passed
+    assert looped.error == pytest.approx(vmapped.error, rel=1e-6, abs=1e-15)
+    base = RULES[rule]
+    wrong = mc.Rule(name="wrong", f=base.f, wrt="x", inputs=base.inputs,
+                    derivative=lambda **k: 1.001 * base.derivative(**k))
+    assert not mc.check(wrong, sizes=sizes, oracle="probe").passed
+    assert seen.count(True) >= 2  # the wrong claim's pullbacks looped too

@@ -32,8 +32,12 @@ from matcalc.oracles.base import Fn, Measurement, Problem
 from matcalc.tolerance import relative_error
 
 MISS_PROBABILITY = 1e-6
-# Above this many input elements, one vjp per probe in a loop beats one vmapped vjp: vmap turns
-# the pullback of A @ x into a transposed matrix product (108 ms against 9.7 ms at n = 4096).
+# Above this many input elements, counting every input of f and not only the one differentiated,
+# one autograd vjp per probe in a loop beats one vmapped vjp: vmap turns the pullback of A @ x
+# into a transposed matrix product (168 ms against 17 ms for x of 4096 entries and A of 10M).
+# The claim's own closed forms stay vmapped unless the differentiated input itself is that large:
+# vmapped, u @ A is one matrix product (7 ms against 15 ms for the loop), and only a large
+# differentiated input makes k batched copies of an intermediate costly.
 LOOP_ABOVE_NUMEL = 2**20
 
 
@@ -78,6 +82,8 @@ class ProbeOracle:
         x, k = problem.x, problem.probes
         out_numel = math.prod(problem.out_shape)
         loop = x.numel() > LOOP_ABOVE_NUMEL
+        captured = sum(t.numel() for t in getattr(problem, "inputs", {}).values())
+        loop_pullback = loop or captured > LOOP_ABOVE_NUMEL
         basis = out_numel <= k
         if basis:
             U = torch.eye(out_numel, dtype=x.dtype, device=x.device).reshape(out_numel, *problem.out_shape)
@@ -85,10 +91,10 @@ class ProbeOracle:
             U = directions(problem.out_shape, k, problem.gen, x)
         V = None if basis else directions(problem.wrt_shape, k, problem.gen, x)
         if problem.hessian:
-            true_rows = _batched(lambda u: hvp(problem.fn, x, u), U, loop)  # H is symmetric
+            true_rows = _batched(lambda u: hvp(problem.fn, x, u), U, loop_pullback)  # H is symmetric
         else:
             _, vjp_fn = torch.func.vjp(problem.fn, x)[:2]
-            true_rows = _batched(lambda u: vjp_fn(u)[0], U, loop)
+            true_rows = _batched(lambda u: vjp_fn(u)[0], U, loop_pullback)
         true_rows = true_rows.detach()
         flat_u = U.reshape(U.shape[0], -1)
         dv: torch.Tensor | None = None
