@@ -149,6 +149,8 @@ static void fill(int normal, uint64_t key, uint64_t first, Py_ssize_t n, char fm
     }
 }
 
+/* matcalc/philox.py checks key, first and the buffer before calling; the checks here only keep
+ * a direct caller from writing out of bounds. */
 static PyObject *draw(PyObject *args, int normal) {
     PyObject *target;
     Py_buffer buf;
@@ -183,4 +185,11 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_philox", NULL, -1, methods,
                                     NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__philox(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__philox(void) {
+    PyObject *m = PyModule_Create(&module);
+#ifdef Py_GIL_DISABLED
+    /* no shared state: safe without the GIL on free-threaded builds */
+    if (m != NULL) PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
+    return m;
+}

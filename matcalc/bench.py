@@ -194,7 +194,7 @@ def thunk(rule: Rule, method: str, inputs: dict[str, torch.Tensor]) -> Callable[
             claim = None if rule.jvp is not None and rule.kind != "hessian" else rule.derivative(**inputs)
             return probe_pairs(
                 fn=fn, x=x, out_shape=tuple(x.shape) if rule.kind == "hessian" else tuple(out.shape),
-                claim=claim, hessian=rule.kind == "hessian", k=4, gen=gen,
+                claim=claim, hessian=rule.kind == "hessian", k=4, gen=gen, inputs=inputs,
                 claim_jvp=None if rule.jvp is None else (lambda v: rule.jvp(v, **inputs)),  # type: ignore[misc]
                 claim_vjp=None if rule.vjp is None else (lambda u: rule.vjp(u, **inputs)),  # type: ignore[misc]
             )

@@ -30,19 +30,24 @@ The stream, exactly (the C file follows it line by line):
   (x2, x3) words 2 and 3, by Box-Muller:
   radius sqrt(-2 log u) with u = (float32(x0) + 1/2) 2^-32 in (0, 1], angle (pi/2)(q + y) with
   q the top 2 bits of x1 >> 8 and y in [-1/2, 1/2) its other 22; log, sin and cos are float32
-  polynomials (atanh series after splitting the exponent; Taylor series to degree 11 on
-  [-pi/4, pi/4]), accurate to a few float32 ulps;
+  polynomials (an atanh series after splitting off the exponent; Taylor series to degree 9 for
+  sin and 10 for cos on [-pi/4, pi/4]), accurate to a few float32 ulps;
 - uniforms: float32(x >> 8) 2^-24 for each word, in [0, 1).
 
-The radius reaches 6.77 (u = 2^-33), against 5.77 for torch's 24-bit uniforms.
+The radius reaches sqrt(66 log 2) = 6.76 (u = 2^-33), against 5.77 for torch's 24-bit uniforms.
+Counters are 64-bit: a stream has 2^58 blocks, and ``first`` plus the blocks drawn must stay
+within them.
 """
 
 from __future__ import annotations
 
 import importlib
+import operator
 from types import ModuleType
 
 import numpy as np
+
+from matcalc.errors import MatcalcError
 
 
 def _compiled() -> ModuleType | None:
@@ -58,6 +63,8 @@ COMPILED = _philox is not None
 # Counters per block, and outputs per block: the unit of the stream's layout (see above).
 BLOCK = 64
 BLOCK_OUTPUTS = 4 * BLOCK
+# Blocks in a stream: counters are 64-bit.
+STREAM_BLOCKS = 2**64 // BLOCK
 # Blocks per numpy piece: about 2 MiB of uint64 intermediates.
 _PIECE_BLOCKS = 2**10
 
@@ -162,8 +169,16 @@ def _reference(out: np.ndarray, key: int, first: int, normal_draws: bool) -> Non
 
 
 def _fill(out: np.ndarray, key: int, first: int, compiled: bool, normal_draws: bool) -> None:
-    if out.ndim != 1 or out.dtype not in (np.float64, np.float32) or not out.flags.c_contiguous:
-        raise TypeError("out must be a 1-d C-contiguous float64 or float32 array")
+    if not isinstance(out, np.ndarray) or out.ndim != 1 or out.dtype not in (np.float64, np.float32) \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        raise MatcalcError("out must be a writable 1-d C-contiguous float64 or float32 numpy array")
+    key, first = operator.index(key), operator.index(first)
+    if not 0 <= key < 2**64:
+        raise MatcalcError(f"key must be in [0, 2**64), got {key}")
+    blocks = -(-out.shape[0] // BLOCK_OUTPUTS)
+    if first < 0 or first + blocks > STREAM_BLOCKS:
+        raise MatcalcError(f"blocks {first} .. {first + blocks} are outside the stream's "
+                           f"[0, 2**58): pass a first block in [0, 2**58 - {blocks}]")
     if compiled and _philox is not None:
         (_philox.normal if normal_draws else _philox.uniform)(out, key, first)
     else:

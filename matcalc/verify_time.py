@@ -341,4 +341,4 @@ def render(rows: Sequence[VerifyRow], fmt: str = "github") -> str:
               *[f"{r.passes.get(k, math.nan):.1f}" for k in columns], r.auto_chose,
               f"{r.auto_over_fastest_own:.2f}"] for r in rows]
     return tabulate(table, headers=["check", "n", "one pass", *columns, "auto chose",
-                                    "auto / fastest own oracle, in seconds"], tablefmt=fmt)
+                                    "auto / fastest own oracle (median seconds)"], tablefmt=fmt)

@@ -146,3 +146,26 @@ def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
                     derivative=lambda **k: 1.001 * base.derivative(**k))
     assert not mc.check(wrong, sizes=sizes, oracle="probe").passed
     assert seen.count(True) >= 2  # the wrong claim's pullbacks looped too
+    seen.clear()  # many probes: one vmapped pullback costs less than 32 in a loop
+    assert mc.check(RULES[rule], sizes=sizes, oracle="probe", probes=32).passed
+    assert seen[0] is False
+
+
+def test_benchmarked_probe_check_batches_pullbacks_like_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`matcalc bench` times probe_pairs: it must take the path check() takes for a large A."""
+    from matcalc.bench import thunk
+    from matcalc.oracles import probe
+
+    seen: list[bool] = []
+    real = probe._batched
+
+    def spy(fn: probe.Fn, batch: torch.Tensor, loop: bool) -> torch.Tensor:
+        seen.append(loop)
+        return real(fn, batch, loop)
+
+    monkeypatch.setattr(probe, "_batched", spy)
+    monkeypatch.setattr(probe, "LOOP_ABOVE_NUMEL", 1000)
+    rule = RULES["quadratic_form"]
+    inputs = {"x": torch.randn(40, dtype=torch.float64), "A": torch.randn(40, 40, dtype=torch.float64)}
+    thunk(rule, "probe_check", inputs)()
+    assert seen and seen[0] is True

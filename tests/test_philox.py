@@ -5,11 +5,13 @@ give standard normals and uniforms."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from matcalc import philox
+from matcalc.errors import MatcalcError
 
 needs_compiled = pytest.mark.skipif(not philox.COMPILED, reason="matcalc._philox was not built")
 
@@ -44,13 +46,31 @@ def test_any_split_gives_the_same_stream(compiled: bool) -> None:
         assert np.array_equal(part[:end], whole[256 * first:256 * first + end])
 
 
-def test_keys_and_kinds_give_different_streams() -> None:
-    a, b, u = np.empty(512), np.empty(512), np.empty(512)
+def test_keys_give_different_streams() -> None:
+    a, b = np.empty(512), np.empty(512)
     philox.normal(a, 1, 0)
     philox.normal(b, 2, 0)
-    philox.uniform(u, 1, 0)
     assert not np.array_equal(a, b)
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.2
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_outputs_follow_the_documented_layout(compiled: bool) -> None:
+    """Block b: word 0 of its 64 counters, then words 1, 2, 3; normals from stream word 0 by
+    Box-Muller of (x0, x1) and (x2, x3), uniforms from stream word 1 as (x >> 8) 2^-24."""
+    key, first, blocks = 77, 5, 3
+    x = [w.reshape(blocks, philox.BLOCK) for w in philox.philox(first * philox.BLOCK, blocks * philox.BLOCK,
+                                                              key, stream=0)]
+    z = [*philox.box_muller(x[0], x[1]), *philox.box_muller(x[2], x[3])]
+    normals = np.empty(blocks * philox.BLOCK_OUTPUTS, np.float32)
+    philox.normal(normals, key, first, compiled=compiled)
+    assert np.array_equal(normals.reshape(blocks, 4, philox.BLOCK), np.stack(z, axis=1))
+    w = [v.reshape(blocks, philox.BLOCK) for v in philox.philox(first * philox.BLOCK, blocks * philox.BLOCK,
+                                                              key, stream=1)]
+    uniforms = np.empty(blocks * philox.BLOCK_OUTPUTS, np.float32)
+    philox.uniform(uniforms, key, first, compiled=compiled)
+    expected = np.stack([(v >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24) for v in w], axis=1)
+    assert np.array_equal(uniforms.reshape(blocks, 4, philox.BLOCK), expected)
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
@@ -95,7 +115,32 @@ def test_uniforms_cover_zero_to_one() -> None:
     assert np.all(u * 2**24 == np.floor(u * 2**24))  # 24-bit grid, exact in float32
 
 
-@pytest.mark.parametrize("bad", [np.empty(4, np.int64), np.empty((2, 4)), np.empty(8)[::2]])
-def test_bad_buffers_are_refused(bad: np.ndarray) -> None:
-    with pytest.raises(TypeError, match="C-contiguous float64 or float32"):
-        philox.normal(bad, 1, 0)
+def _read_only() -> np.ndarray:
+    a = np.empty(4)
+    a.setflags(write=False)
+    return a
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("bad", [lambda: np.empty(4, np.int64), lambda: np.empty((2, 4)),
+                                 lambda: np.empty(8)[::2], _read_only, lambda: [0.0] * 4],
+                         ids=["int64", "2-d", "strided", "read-only", "list"])
+def test_bad_buffers_are_refused(bad: Callable[[], np.ndarray], compiled: bool) -> None:
+    with pytest.raises(MatcalcError, match="writable 1-d C-contiguous float64 or float32"):
+        philox.normal(bad(), 1, 0, compiled=compiled)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize(("key", "first"), [(-1, 0), (2**64, 0), (1, -1), (1, 2**58), (1, 2**58 - 1)])
+def test_keys_and_blocks_outside_the_stream_are_refused(key: int, first: int, compiled: bool) -> None:
+    # 300 outputs need 2 blocks: the last valid first block is 2**58 - 2
+    with pytest.raises(MatcalcError, match=r"must be in|outside the stream"):
+        philox.normal(np.empty(300), key, first, compiled=compiled)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_numpy_integers_are_accepted_the_same_way(compiled: bool) -> None:
+    a, b = np.empty(10), np.empty(10)
+    philox.normal(a, np.uint64(7), np.int64(2), compiled=compiled)
+    philox.normal(b, 7, 2, compiled=not compiled)
+    assert np.array_equal(a, b)

@@ -14,7 +14,7 @@ from matcalc.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADERS = ["check", "n", "one pass", "draw", "auto", "jacobian", "probe", "jacrev + assert_close",
-           "gradcheck fast", "auto chose", "auto / fastest own oracle, in seconds"]
+           "gradcheck fast", "auto chose", "auto / fastest own oracle (median seconds)"]
 
 
 @pytest.fixture

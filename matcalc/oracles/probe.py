@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -33,12 +33,15 @@ from matcalc.tolerance import relative_error
 
 MISS_PROBABILITY = 1e-6
 # Above this many input elements, counting every input of f and not only the one differentiated,
-# one autograd vjp per probe in a loop beats one vmapped vjp: vmap turns the pullback of A @ x
-# into a transposed matrix product (168 ms against 17 ms for x of 4096 entries and A of 10M).
-# The claim's own closed forms stay vmapped unless the differentiated input itself is that large:
-# vmapped, u @ A is one matrix product (7 ms against 15 ms for the loop), and only a large
-# differentiated input makes k batched copies of an intermediate costly.
+# one autograd vjp per probe in a loop beats one vmapped vjp for a few probes: vmap turns the
+# pullback of A @ x into a transposed matrix product (168 ms against 17 ms for 4 probes, x of 4096
+# entries and A of 10M), whose cost hardly grows with k while the loop's grows k-fold (the two
+# meet near 16 probes at n = 2048 and 4096). The claim's own closed forms stay vmapped unless the
+# differentiated input itself is that large: vmapped, u @ A is one matrix product (7 ms against
+# 15 ms for the loop), and only a large differentiated input makes k batched copies of an
+# intermediate costly.
 LOOP_ABOVE_NUMEL = 2**20
+PULLBACK_LOOP_MAX_PROBES = 16
 
 
 def resolution_factor(k: int) -> float:
@@ -82,8 +85,8 @@ class ProbeOracle:
         x, k = problem.x, problem.probes
         out_numel = math.prod(problem.out_shape)
         loop = x.numel() > LOOP_ABOVE_NUMEL
-        captured = sum(t.numel() for t in getattr(problem, "inputs", {}).values())
-        loop_pullback = loop or captured > LOOP_ABOVE_NUMEL
+        captured = sum(t.numel() for t in problem.inputs.values())
+        loop_pullback = loop or (captured > LOOP_ABOVE_NUMEL and k <= PULLBACK_LOOP_MAX_PROBES)
         basis = out_numel <= k
         if basis:
             U = torch.eye(out_numel, dtype=x.dtype, device=x.device).reshape(out_numel, *problem.out_shape)
@@ -147,6 +150,7 @@ class ProbeInputs:
     gen: torch.Generator
     tolerance: float = 0.0
     scale: float = 0.0
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # every input of f, x among them
 
     @property
     def wrt_shape(self) -> tuple[int, ...]:
@@ -155,8 +159,10 @@ class ProbeInputs:
 
 def probe_pairs(*, fn: Fn, x: torch.Tensor, out_shape: tuple[int, ...], claim: torch.Tensor | None,
                 claim_jvp: Fn | None, claim_vjp: Fn | None, hessian: bool, k: int,
-                gen: torch.Generator) -> Measurement:
-    """One probe measurement of a bare function (what ``matcalc bench`` times)."""
+                gen: torch.Generator, inputs: dict[str, torch.Tensor] | None = None) -> Measurement:
+    """One probe measurement of a bare function (what ``matcalc bench`` times); ``inputs`` are all
+    of f's inputs (x and those fn closes over), which decide how the pullbacks are batched."""
     scalar = (lambda w: fn(w).reshape(())) if hessian else fn
-    inputs = ProbeInputs(scalar, x, out_shape, claim, claim_jvp, claim_vjp, hessian, k, gen)
-    return ProbeOracle().measure(inputs)  # type: ignore[arg-type]
+    problem = ProbeInputs(scalar, x, out_shape, claim, claim_jvp, claim_vjp, hessian, k, gen,
+                          inputs=dict(inputs) if inputs is not None else {"x": x})
+    return ProbeOracle().measure(problem)  # type: ignore[arg-type]
