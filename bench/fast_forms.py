@@ -38,6 +38,15 @@ def _old_symmetric_sum(a: torch.Tensor, tile: int = 256) -> torch.Tensor:
     return out
 
 
+def _torch_symmetric_sum(a: torch.Tensor) -> torch.Tensor:
+    """fast.symmetric_sum as it runs where matcalc._fastcpu was not built."""
+    compiled, fast._fastcpu = fast._fastcpu, None
+    try:
+        return fast.symmetric_sum(a)
+    finally:
+        fast._fastcpu = compiled
+
+
 def _old_rank_one(d: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     out = torch.outer(u, v)
     out.diagonal().add_(d)
@@ -68,7 +77,10 @@ def main() -> None:
             ("autograd backward", lambda: _backward(x, a)),
         ]),
         ("A + Aᵀ (hessian_quadratic_form)", 2 * n * n * size, [
-            ("fast.symmetric_sum (now: 128 tiles over torch's threads, huge-page output)", lambda: fast.symmetric_sum(a)),
+            ("fast.symmetric_sum (now: compiled 64-tiles over torch's threads, huge-page output)",
+             lambda: fast.symmetric_sum(a)),
+            ("torch tile loop (128 tiles over torch's threads; without matcalc._fastcpu)",
+             lambda: _torch_symmetric_sum(a)),
             ("before: 256 tiles, torch output", lambda: _old_symmetric_sum(a)),
             ("A + A.T", lambda: a + a.T),
         ]),

@@ -18,6 +18,7 @@ project's machine first-touch page faults of a fresh torch buffer cost more than
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 import torch
@@ -30,6 +31,17 @@ from matcalc.parallel import spread
 # each team start could stall for milliseconds (bench/fast_forms.py measures both).
 TILE = 128
 USE_TRITON = True
+
+
+def _compiled() -> ModuleType | None:
+    try:
+        return importlib.import_module("matcalc._fastcpu")
+    except ImportError:  # installed without a C compiler: the torch loops below compute the same values
+        return None
+
+
+# matcalc/_fastcpu.c; None where it was not built (then the torch tile loops run instead).
+_fastcpu = _compiled()
 
 
 def _triton(t: torch.Tensor, *others: torch.Tensor) -> ModuleType | None:
@@ -57,7 +69,9 @@ def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
     The plain ``A + A.T`` walks A.T with a stride of n and was measured 20x slower at n = 8192.
     On CPU the rows of tiles are shared among torch's threads: each tile op is too small to start
     a thread team of its own, so one thread would leave the other cores idle (2 threads measured
-    1.4x faster than one at n = 8192; bench/results/cpu-fast-forms.md)."""
+    1.4x faster than one at n = 8192; bench/results/cpu-fast-forms.md). Contiguous float64 and
+    float32 matrices take the compiled loop of ``matcalc/_fastcpu.c`` where it was built; every
+    path gives the same values (each entry is the one addition A[i, j] + A[j, i])."""
     n = a.shape[0]
     kernels = _triton(a)
     if kernels is not None:
@@ -69,6 +83,14 @@ def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
     # torch.func transforms are per thread (workers would not see them), and autograd must not
     # record several threads writing into one output
     workers = max(1, min(torch.get_num_threads(), len(starts))) if _plain(a) else 1
+    compiled = _fastcpu
+    if compiled is not None and _plain(a) and a.dtype in (torch.float64, torch.float32) \
+            and a.is_contiguous():
+        # One compiled pass, 64 x 64 tiles, the GIL released: the torch loop's ~2,000 tile ops
+        # cost Python and dispatch time comparable to the memory traffic.
+        src, dst = a.detach().numpy(), out.numpy()
+        spread(lambda w: compiled.symmetric_sum(src, dst, w, workers), workers)
+        return out
 
     def rows_of_tiles(first: int) -> None:
         for i in starts[first::workers]:  # interleaved: the triangle's rows shrink

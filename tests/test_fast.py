@@ -5,8 +5,9 @@ tests/test_catalog.py; the Triton kernels in tests/test_fast_triton.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
+import pytest
 import torch
 
 
@@ -70,3 +71,77 @@ def test_quadratic_gradient_blocks_at_any_thread_count() -> None:
                 x = torch.randn(n, dtype=torch.float64)
                 torch.testing.assert_close(fast.quadratic_gradient(x, a), a @ x + x @ a,
                                            rtol=1e-12, atol=1e-12)
+
+
+@contextmanager
+def _without_compiled_loops() -> Iterator[None]:
+    from matcalc import fast
+
+    saved, fast._fastcpu = fast._fastcpu, None
+    try:
+        yield
+    finally:
+        fast._fastcpu = saved
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_symmetric_sum_paths_give_a_plus_a_transpose_exactly(compiled: bool, dtype: torch.dtype) -> None:
+    """matcalc/_fastcpu.c and the torch tile loop: each entry is the one addition A[i, j] + A[j, i],
+    for any thread count, ragged sizes (tiles of 64, transposes in blocks of 8) and strided input."""
+    from matcalc import fast
+
+    if compiled and fast._fastcpu is None:
+        pytest.skip("matcalc._fastcpu was not built")
+    with nullcontext() if compiled else _without_compiled_loops():
+        for threads in (1, 2, 3):
+            with torch_threads(threads):
+                for n in (129, 200, 517, 1000):
+                    a = torch.randn(n, n, dtype=dtype)
+                    assert torch.equal(fast.symmetric_sum(a), a + a.T), (threads, n)
+                    b = torch.randn(n, n + 3, dtype=dtype)[:, 1:n + 1]  # not contiguous
+                    assert torch.equal(fast.symmetric_sum(b), b + b.T), (threads, n)
+
+
+def test_symmetric_sum_runs_compiled_where_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matcalc import fast
+
+    if fast._fastcpu is None:
+        pytest.skip("matcalc._fastcpu was not built")
+    calls: list[tuple[int, int]] = []
+    real = fast._fastcpu
+
+    class Spy:
+        @staticmethod
+        def symmetric_sum(a: object, out: object, first: int, step: int) -> None:
+            calls.append((first, step))
+            real.symmetric_sum(a, out, first, step)
+
+    monkeypatch.setattr(fast, "_fastcpu", Spy)
+    a = torch.randn(300, 300, dtype=torch.float64)
+    with torch_threads(2):
+        assert torch.equal(fast.symmetric_sum(a), a + a.T)
+    assert sorted(calls) == [(0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("bad", ["rectangular", "int64", "same buffer", "wrong out dtype", "step 0"])
+def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
+    import numpy as np
+
+    from matcalc import fast
+
+    if fast._fastcpu is None:
+        pytest.skip("matcalc._fastcpu was not built")
+    a, out, step = np.zeros((4, 4)), np.zeros((4, 4)), 1
+    if bad == "rectangular":
+        a, out = np.zeros((4, 5)), np.zeros((4, 5))
+    elif bad == "int64":
+        a, out = np.zeros((4, 4), np.int64), np.zeros((4, 4), np.int64)
+    elif bad == "same buffer":
+        out = a
+    elif bad == "wrong out dtype":
+        out = np.zeros((4, 4), np.float32)
+    else:
+        step = 0
+    with pytest.raises(ValueError, match="square C-contiguous"):
+        fast._fastcpu.symmetric_sum(a, out, 0, step)
