@@ -145,3 +145,37 @@ def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
         step = 0
     with pytest.raises(ValueError, match="square C-contiguous"):
         fast._fastcpu.symmetric_sum(a, out, 0, step)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_quadratic_gradient_paths_at_ragged_sizes(compiled: bool, dtype: torch.dtype) -> None:
+    """matcalc/_fastcpu.c (four rows at a time, eight lanes) and the torch block loop: A x + A^T x
+    to rounding, for sizes that leave partial row groups, lanes and blocks, at any thread count."""
+    from matcalc import fast
+
+    if compiled and fast._fastcpu is None:
+        pytest.skip("matcalc._fastcpu was not built")
+    tol = {torch.float64: 1e-12, torch.float32: 1e-4}[dtype]
+    with nullcontext() if compiled else _without_compiled_loops():
+        for threads in (1, 2, 3):
+            with torch_threads(threads):
+                for n in (129, 263, 517, 1030):
+                    a = torch.randn(n, n, dtype=dtype)
+                    x = torch.randn(n, dtype=dtype)
+                    expected = (a.double() @ x.double() + x.double() @ a.double()).to(dtype)
+                    torch.testing.assert_close(fast.quadratic_gradient(x, a), expected, rtol=tol, atol=tol)
+
+
+def test_compiled_quadratic_gradient_refuses_what_it_cannot_do() -> None:
+    import numpy as np
+
+    from matcalc import fast
+
+    if fast._fastcpu is None:
+        pytest.skip("matcalc._fastcpu was not built")
+    a, x, ax = np.zeros((4, 4)), np.zeros(4), np.zeros(4)
+    for args in [(np.zeros((4, 5)), x, ax, np.zeros(4)), (a, np.zeros(3), ax, np.zeros(4)),
+                 (a, x, ax, ax), (a, x.astype(np.float32), ax, np.zeros(4))]:
+        with pytest.raises(ValueError, match="quadratic_gradient needs"):
+            fast._fastcpu.quadratic_gradient(*args, 0, 1)
