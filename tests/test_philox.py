@@ -144,3 +144,21 @@ def test_numpy_integers_are_accepted_the_same_way(compiled: bool) -> None:
     philox.normal(a, np.uint64(7), np.int64(2), compiled=compiled)
     philox.normal(b, 7, 2, compiled=not compiled)
     assert np.array_equal(a, b)
+
+
+def test_the_compiled_parts_are_built_where_a_compiler_is() -> None:
+    """A packaging regression (setup.py, a compile error) would otherwise pass every other test
+    on the slow numpy reference and torch loops."""
+    import os
+    import shutil
+    import sysconfig
+    from pathlib import Path
+
+    from matcalc import fast
+
+    compiler = shutil.which(os.environ.get("CC", "cc"))
+    header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if compiler is None or os.path.basename(compiler) == "false" or not header.exists():
+        pytest.skip("no C compiler or no Python headers here: the numpy/torch fallbacks are expected")
+    assert philox.COMPILED, "matcalc._philox was not built: reinstall (pip install -e .) and read its output"
+    assert fast._fastcpu is not None, "matcalc._fastcpu was not built: reinstall (pip install -e .)"
