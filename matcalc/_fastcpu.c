@@ -19,7 +19,8 @@
 #define T 64 /* tile edge: two float64 tiles and the result fit a 128 KiB L2 slice */
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__)
+/* target_clones needs ifunc: glibc has it, musl does not */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__GLIBC__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CLONES
@@ -129,6 +130,12 @@ SYMMETRIC_SUM(symmetric_sum_f32, transpose_f32, float)
 QUADRATIC_GRADIENT(quadratic_gradient_f64, double)
 QUADRATIC_GRADIENT(quadratic_gradient_f32, float)
 
+/* Whether two buffers share any byte: the loops' restrict pointers promise they do not. */
+static int overlap(const Py_buffer *p, const Py_buffer *q) {
+    const char *a = (const char *)p->buf, *b = (const char *)q->buf;
+    return a < b + q->len && b < a + p->len;
+}
+
 static char format_of(const Py_buffer *b) {
     const char *f = b->format;
     if (f[0] == '<' || f[0] == '=' || f[0] == '@') f++;
@@ -150,12 +157,12 @@ static PyObject *symmetric_sum(PyObject *self, PyObject *args) {
     int square = a.ndim == 2 && a.shape[0] == a.shape[1];
     int same = out.ndim == 2 && out.shape[0] == a.shape[0] && out.shape[1] == a.shape[0] &&
                format_of(&out) == fmt;
-    if (!fmt || !square || !same || first < 0 || step < 1 || a.buf == out.buf) {
+    if (!fmt || !square || !same || first < 0 || step < 1 || overlap(&a, &out)) {
         PyBuffer_Release(&a);
         PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError, "symmetric_sum needs a square C-contiguous float64 or float32 "
-                                          "a, a distinct out of the same shape and type, first >= 0, "
-                                          "step >= 1");
+                                          "a, an out of the same shape and type sharing no memory with "
+                                          "it, first >= 0, step >= 1");
         return NULL;
     }
     Py_ssize_t n = a.shape[0];
@@ -190,12 +197,15 @@ static PyObject *quadratic_gradient(PyObject *self, PyObject *args) {
     if (ok) {
         char fmt = format_of(&b[0]);
         ok = fmt && b[0].ndim == 2 && b[0].shape[0] == b[0].shape[1] && vector_like(&b[1], &b[0], fmt) &&
-             vector_like(&b[2], &b[0], fmt) && vector_like(&b[3], &b[0], fmt) && first >= 0 && step >= 1 &&
-             b[2].buf != b[3].buf;
+             vector_like(&b[2], &b[0], fmt) && vector_like(&b[3], &b[0], fmt) && first >= 0 && step >= 1;
+        for (int p = 2; ok && p < 4; p++)  /* the written buffers touch no other */
+            for (int q = 0; q < 4; q++)
+                if (q != p && overlap(&b[p], &b[q])) ok = 0;
         if (!ok)
             PyErr_SetString(PyExc_ValueError, "quadratic_gradient needs a square C-contiguous float64 or "
-                                              "float32 a, and x, ax, share: distinct contiguous vectors of "
-                                              "its size and type; first >= 0, step >= 1");
+                                              "float32 a, and x, ax, share: contiguous vectors of its size "
+                                              "and type, ax and share sharing no memory with any other; "
+                                              "first >= 0, step >= 1");
     }
     if (ok) {
         Py_ssize_t n = b[0].shape[0];

@@ -22,6 +22,7 @@ import importlib
 from types import ModuleType
 
 import torch
+from torch.autograd import forward_ad
 
 from matcalc.buffers import empty
 from matcalc.parallel import spread
@@ -36,7 +37,7 @@ USE_TRITON = True
 def _compiled() -> ModuleType | None:
     try:
         return importlib.import_module("matcalc._fastcpu")
-    except ImportError:  # installed without a C compiler: the torch loops below compute the same values
+    except ImportError:  # installed without a C compiler: the torch loops below run instead
         return None
 
 
@@ -45,12 +46,19 @@ _fastcpu = _compiled()
 
 
 def _triton(t: torch.Tensor, *others: torch.Tensor) -> ModuleType | None:
-    """matcalc.fast_triton when ``t`` is on CUDA, Triton is importable and nothing needs a
-    gradient through the result (the kernels have no backward), else None."""
-    if not USE_TRITON or t.device.type != "cuda" or _needs_grad(t, *others):
+    """matcalc.fast_triton when ``t`` is on CUDA, Triton is importable and nothing records the
+    inputs (the kernels have no derivative of their own, see :func:`_plain`), else None."""
+    if not USE_TRITON or t.device.type != "cuda" or not _plain(t, *others):
         return None
     from matcalc import fast_triton
     return fast_triton if fast_triton.HAVE_TRITON else None
+
+
+def _numpy_ready(*ts: torch.Tensor) -> bool:
+    """Contiguous float64/float32 tensors of one dtype without the lazy neg bit, which
+    ``.numpy()`` refuses: what the compiled loops take."""
+    return all(t.dtype == ts[0].dtype and t.dtype in (torch.float64, torch.float32) and t.is_contiguous()
+               and not t.is_neg() for t in ts)
 
 
 def _needs_grad(*ts: torch.Tensor) -> bool:
@@ -58,10 +66,13 @@ def _needs_grad(*ts: torch.Tensor) -> bool:
 
 
 def _plain(*ts: torch.Tensor) -> bool:
-    """Nothing records these tensors: no gradient is needed and no torch.func transform is
-    active. The out= writes and worker threads below are only safe then (a claim's text can put
-    these forms inside an f that autograd differentiates)."""
-    return not _needs_grad(*ts) and torch._C._functorch.peek_interpreter_stack() is None
+    """Nothing records these tensors: no gradient is needed, no torch.func transform is active
+    and none carries a forward-mode tangent (``torch.autograd.forward_ad``, which
+    ``check_backward``'s jvp probe uses). The out= writes, worker threads and compiled loops below
+    are only safe then (a claim's text can put these forms inside an f that autograd
+    differentiates)."""
+    return (not _needs_grad(*ts) and torch._C._functorch.peek_interpreter_stack() is None
+            and not any(forward_ad.unpack_dual(t).tangent is not None for t in ts))
 
 
 def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
@@ -84,8 +95,7 @@ def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
     # record several threads writing into one output
     workers = max(1, min(torch.get_num_threads(), len(starts))) if _plain(a) else 1
     compiled = _fastcpu
-    if compiled is not None and _plain(a) and a.dtype in (torch.float64, torch.float32) \
-            and a.is_contiguous():
+    if compiled is not None and _plain(a) and _numpy_ready(a):
         # One compiled pass, 64 x 64 tiles, the GIL released: the torch loop's ~2,000 tile ops
         # cost Python and dispatch time comparable to the memory traffic.
         src, dst = a.detach().numpy(), out.numpy()
@@ -116,7 +126,8 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     CUDA the loop's kernel launches would cost more than they save: with Triton it is one kernel
     that reads A once, without it two bandwidth-bound matrix-vector products. Contiguous float64
     and float32 inputs take the compiled loop of ``matcalc/_fastcpu.c`` where it was built (four
-    rows at a time for both products; 1.3x faster than the torch block loop at n = 8192); its
+    rows at a time for both products; 1.6x faster than the torch block loop at n = 8192 in
+    bench/results/cpu-fast-forms.md); its
     sums are ordered differently, so the two agree to rounding, not bit for bit.
     """
     if a.shape[0] > 4 * ROW_BLOCK and (kernels := _triton(a, x)) is not None:
@@ -131,8 +142,7 @@ def quadratic_gradient(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     workers = max(1, min(torch.get_num_threads(), n // (8 * ROW_BLOCK)))
     shares = [torch.zeros(a.shape[1], dtype=a.dtype) for _ in range(workers)]
     compiled = _fastcpu
-    if compiled is not None and a.dtype in (torch.float64, torch.float32) and x.dtype == a.dtype \
-            and a.is_contiguous() and x.is_contiguous() and a.shape[0] == a.shape[1]:
+    if compiled is not None and _numpy_ready(a, x) and x.dim() == 1 and a.shape[0] == a.shape[1]:
         # One compiled loop reads each row once for both products (two torch calls per block read
         # it from cache twice and pay two dispatches).
         arrays = a.detach().numpy(), x.detach().numpy(), ax.numpy()
@@ -160,7 +170,7 @@ def rank_one_hessian(diag: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> to
     if kernels is not None:
         return kernels.rank_one(diag, u, v)
     n = u.shape[0]
-    if _needs_grad(u, v, diag):  # out= has no backward
+    if not _plain(u, v, diag):  # out= has no derivative
         out = torch.outer(u, v)
     else:
         out = torch.outer(u, v, out=empty((n, n), u.dtype, u.device))

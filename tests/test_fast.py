@@ -88,7 +88,8 @@ def _without_compiled_loops() -> Iterator[None]:
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_symmetric_sum_paths_give_a_plus_a_transpose_exactly(compiled: bool, dtype: torch.dtype) -> None:
     """matcalc/_fastcpu.c and the torch tile loop: each entry is the one addition A[i, j] + A[j, i],
-    for any thread count, ragged sizes (tiles of 64, transposes in blocks of 8) and strided input."""
+    for any thread count and ragged sizes (tiles of 64, transposes in blocks of 8); strided input
+    and the lazy neg bit, which the compiled loop cannot take, go to the torch loop."""
     from matcalc import fast
 
     if compiled and fast._fastcpu is None:
@@ -101,9 +102,12 @@ def test_symmetric_sum_paths_give_a_plus_a_transpose_exactly(compiled: bool, dty
                     assert torch.equal(fast.symmetric_sum(a), a + a.T), (threads, n)
                     b = torch.randn(n, n + 3, dtype=dtype)[:, 1:n + 1]  # not contiguous
                     assert torch.equal(fast.symmetric_sum(b), b + b.T), (threads, n)
+                    c = torch._neg_view(a)
+                    assert torch.equal(fast.symmetric_sum(c), c + c.T), (threads, n)
 
 
-def test_symmetric_sum_runs_compiled_where_built(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("form", ["symmetric_sum", "quadratic_gradient"])
+def test_fast_forms_run_compiled_where_built(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
     from matcalc import fast
 
     if fast._fastcpu is None:
@@ -113,18 +117,29 @@ def test_symmetric_sum_runs_compiled_where_built(monkeypatch: pytest.MonkeyPatch
 
     class Spy:
         @staticmethod
-        def symmetric_sum(a: object, out: object, first: int, step: int) -> None:
-            calls.append((first, step))
-            real.symmetric_sum(a, out, first, step)
+        def symmetric_sum(*args: object) -> None:
+            calls.append(args[-2:])  # type: ignore[arg-type]
+            real.symmetric_sum(*args)
+
+        @staticmethod
+        def quadratic_gradient(*args: object) -> None:
+            calls.append(args[-2:])  # type: ignore[arg-type]
+            real.quadratic_gradient(*args)
 
     monkeypatch.setattr(fast, "_fastcpu", Spy)
-    a = torch.randn(300, 300, dtype=torch.float64)
+    n = 600  # quadratic_gradient gives each thread at least 8 blocks of 32 rows
+    a = torch.randn(n, n, dtype=torch.float64)
+    x = torch.randn(n, dtype=torch.float64)
     with torch_threads(2):
-        assert torch.equal(fast.symmetric_sum(a), a + a.T)
+        if form == "symmetric_sum":
+            assert torch.equal(fast.symmetric_sum(a), a + a.T)
+        else:
+            torch.testing.assert_close(fast.quadratic_gradient(x, a), a @ x + x @ a, rtol=1e-12, atol=1e-12)
     assert sorted(calls) == [(0, 2), (1, 2)]
 
 
-@pytest.mark.parametrize("bad", ["rectangular", "int64", "same buffer", "wrong out dtype", "step 0"])
+@pytest.mark.parametrize("bad", ["rectangular", "int64", "same buffer", "overlapping out", "wrong out dtype",
+                                 "step 0"])
 def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
     import numpy as np
 
@@ -139,6 +154,9 @@ def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
         a, out = np.zeros((4, 4), np.int64), np.zeros((4, 4), np.int64)
     elif bad == "same buffer":
         out = a
+    elif bad == "overlapping out":
+        storage = np.zeros(20)
+        a, out = storage[:16].reshape(4, 4), storage[4:].reshape(4, 4)
     elif bad == "wrong out dtype":
         out = np.zeros((4, 4), np.float32)
     else:
@@ -175,7 +193,35 @@ def test_compiled_quadratic_gradient_refuses_what_it_cannot_do() -> None:
     if fast._fastcpu is None:
         pytest.skip("matcalc._fastcpu was not built")
     a, x, ax = np.zeros((4, 4)), np.zeros(4), np.zeros(4)
+    whole = np.zeros(8)
     for args in [(np.zeros((4, 5)), x, ax, np.zeros(4)), (a, np.zeros(3), ax, np.zeros(4)),
-                 (a, x, ax, ax), (a, x.astype(np.float32), ax, np.zeros(4))]:
+                 (a, x, ax, ax), (a, x.astype(np.float32), ax, np.zeros(4)), (a, ax, ax, np.zeros(4)),
+                 (a, whole[:4], whole[2:6], np.zeros(4))]:
         with pytest.raises(ValueError, match="quadratic_gradient needs"):
             fast._fastcpu.quadratic_gradient(*args, 0, 1)
+
+
+@pytest.mark.parametrize("name", ["quadratic_form", "hessian_quadratic_form", "hessian_norm",
+                                  "hessian_logsumexp"])
+def test_every_fast_form_keeps_forward_mode_tangents(name: str) -> None:
+    """torch.autograd.forward_ad (check_backward's jvp probe) carries tangents on the tensors
+    themselves: a compiled loop or an out= write would drop them silently."""
+    from torch.autograd import forward_ad
+
+    from matcalc.catalog import RULES
+    from matcalc.inputs import draw_inputs
+    from matcalc.verify_time import sizes_for
+
+    rule = RULES[name]
+    assert rule.fast is not None
+    inputs = draw_inputs(rule, sizes_for(rule, 300), torch.device("cpu"), torch.float64, 0)
+    tangents = {k: torch.randn_like(v) for k, v in inputs.items()}
+
+    def tangent_of(form: object) -> torch.Tensor:
+        with forward_ad.dual_level():
+            duals = {k: forward_ad.make_dual(v, tangents[k]) for k, v in inputs.items()}
+            t = forward_ad.unpack_dual(form(**duals)).tangent  # type: ignore[operator]
+        assert t is not None, f"{name}: the tangent was dropped"
+        return t
+
+    torch.testing.assert_close(tangent_of(rule.fast), tangent_of(rule.derivative), rtol=1e-10, atol=1e-10)
