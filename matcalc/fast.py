@@ -93,9 +93,10 @@ def symmetric_sum(a: torch.Tensor, tile: int = TILE) -> torch.Tensor:
     starts = range(0, n, tile)
     # torch.func transforms are per thread (workers would not see them), and autograd must not
     # record several threads writing into one output
-    workers = max(1, min(torch.get_num_threads(), len(starts))) if _plain(a) else 1
+    plain = _plain(a)
+    workers = max(1, min(torch.get_num_threads(), len(starts))) if plain else 1
     compiled = _fastcpu
-    if compiled is not None and _plain(a) and _numpy_ready(a):
+    if compiled is not None and plain and _numpy_ready(a):
         # One compiled pass, 64 x 64 tiles, the GIL released: the torch loop's ~2,000 tile ops
         # cost Python and dispatch time comparable to the memory traffic.
         src, dst = a.detach().numpy(), out.numpy()

@@ -97,7 +97,7 @@ def _drawn(normal: bool, shape: tuple[int, ...], seed: int, dtype: torch.dtype, 
            scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
     """``shift + scale * stream`` of the Philox stream of ``seed``, float64 or float32, drawn span
     by span on ``workers`` threads (each span scaled while it is in cache)."""
-    if not philox.COMPILED or philox._philox is None:
+    if philox._philox is None:
         # once per process (the default filter): the user can fix it, and nothing else says it
         warnings.warn("matcalc._philox was not built (no C compiler when matcalc was installed): large "
                       "inputs are drawn by its numpy reference, the same values about 40x slower; "

@@ -118,16 +118,12 @@ def test_auto_takes_the_whole_jacobian_when_it_has_no_more_rows_than_probes() ->
     assert plan.oracle == "probe", plan.why
 
 
-@pytest.mark.parametrize("rule", ["linear_map", "quadratic_form"])
-def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
-        monkeypatch: pytest.MonkeyPatch, rule: str) -> None:
-    """Large inputs of f that are not differentiated (A in A @ x) make a vmapped pullback a
-    transposed matrix product, 10x slower than a loop: the pullback loops, the claim's closed
-    forms stay vmapped, and the verdict is the one of the all-vmapped check."""
+@pytest.fixture
+def pullback_loops(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The ``loop`` flag of every batched call the probe oracle makes, in order, with the size
+    past which it loops lowered to 1000 entries."""
     from matcalc.oracles import probe
 
-    sizes = {"n": 40, "m": 30} if rule == "linear_map" else {"n": 40}
-    vmapped = mc.check(RULES[rule], sizes=sizes, oracle="probe")
     seen: list[bool] = []
     real = probe._batched
 
@@ -136,7 +132,19 @@ def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
         return real(fn, batch, loop)
 
     monkeypatch.setattr(probe, "_batched", spy)
-    monkeypatch.setattr(probe, "LOOP_ABOVE_NUMEL", 1000)  # A has 1200 or 1600 entries, x 40
+    monkeypatch.setattr(probe, "LOOP_ABOVE_NUMEL", 1000)
+    return seen
+
+
+@pytest.mark.parametrize("rule", ["linear_map", "quadratic_form"])
+def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
+        request: pytest.FixtureRequest, rule: str) -> None:
+    """Large inputs of f that are not differentiated (A in A @ x) make a vmapped pullback a
+    transposed matrix product, 10x slower than a loop: the pullback loops, the claim's closed
+    forms stay vmapped, and the verdict is the one of the all-vmapped check."""
+    sizes = {"n": 40, "m": 30} if rule == "linear_map" else {"n": 40}
+    vmapped = mc.check(RULES[rule], sizes=sizes, oracle="probe")
+    seen = request.getfixturevalue("pullback_loops")  # A has 1200 or 1600 entries, x 40
     looped = mc.check(RULES[rule], sizes=sizes, oracle="probe")
     assert seen[0] is True and not any(seen[1:]), seen
     assert looped.passed and vmapped.passed
@@ -151,20 +159,11 @@ def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
     assert seen[0] is False
 
 
-def test_benchmarked_probe_check_batches_pullbacks_like_check(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_benchmarked_probe_check_batches_pullbacks_like_check(pullback_loops: list[bool]) -> None:
     """`matcalc bench` times probe_pairs: it must take the path check() takes for a large A."""
     from matcalc.bench import thunk
-    from matcalc.oracles import probe
 
-    seen: list[bool] = []
-    real = probe._batched
-
-    def spy(fn: probe.Fn, batch: torch.Tensor, loop: bool) -> torch.Tensor:
-        seen.append(loop)
-        return real(fn, batch, loop)
-
-    monkeypatch.setattr(probe, "_batched", spy)
-    monkeypatch.setattr(probe, "LOOP_ABOVE_NUMEL", 1000)
+    seen = pullback_loops
     rule = RULES["quadratic_form"]
     inputs = {"x": torch.randn(40, dtype=torch.float64), "A": torch.randn(40, 40, dtype=torch.float64)}
     thunk(rule, "probe_check", inputs)()
