@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from tabulate import tabulate
 
-from matcalc.timing import median_time
+from matcalc.perf.timing import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -37,8 +37,9 @@ if str(ROOT) not in sys.path:
 import matcalc as mc  # noqa: E402
 from examples.layers import LAYERS, Layer  # noqa: E402
 from examples.twins import BUG_CLASSES, TWINS  # noqa: E402
-from matcalc.inputs import draw_inputs, resolve_sizes  # noqa: E402
-from matcalc.rule import Rule  # noqa: E402
+from matcalc.draws.inputs import draw_inputs  # noqa: E402
+from matcalc.engine.settings import resolve_sizes  # noqa: E402
+from matcalc.model.rule import Rule  # noqa: E402
 
 MATCALC = (("matcalc f64", torch.float64), ("matcalc f32", torch.float32), ("matcalc bf16", torch.bfloat16))
 GRADCHECK = (("gradcheck f64", torch.float64, False), ("gradcheck f64 fast", torch.float64, True),

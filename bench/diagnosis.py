@@ -55,10 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mutants import MUTANT_CLASSES, ClassMutant, class_mutants, near_miss, swapped
 
 import matcalc as mc
+from matcalc.core.mismatch import bad_entries, nonzero_entries
 from matcalc.diagnosis import classes_of
-from matcalc.diagnosis.mismatch import bad_entries, nonzero_entries
-from matcalc.inputs import direction, draw_inputs, resolve_sizes
-from matcalc.rule import to_numerator
+from matcalc.draws.inputs import direction, draw_inputs
+from matcalc.engine.settings import resolve_sizes
+from matcalc.model.rule import to_numerator
 
 ORACLES = ("jacobian", "func", "probe", "taylor")
 WHOLE = ("jacobian", "func")

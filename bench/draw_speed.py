@@ -8,8 +8,8 @@ the same shape and dtype, each draw timed right after its own ``A.sum()`` and th
 reported (the machine's speed drifts by 2x within a minute; adjacent pairs cancel most of it).
 "first" is the first fast draw of the process, into memory the process never touched (the kernel
 must find and zero it; in a VM the host must back it); later draws reuse that buffer
-(matcalc/buffers.py) and are the "fast" column. Structured ones (invertible, spd) against one ``torch.linalg.slogdet``
-of the drawn matrix, an O(n^3) f of the same size. "old" is matcalc.domains.draw with the fast path
+(matcalc/draws/buffers.py) and are the "fast" column. Structured ones (invertible, spd) against one ``torch.linalg.slogdet``
+of the drawn matrix, an O(n^3) f of the same size. "old" is matcalc.model.domains.draw with the fast path
 switched off (the sampler every draw used before, and every draw below the threshold still uses).
 """
 
@@ -28,9 +28,10 @@ import torch
 from tabulate import tabulate
 
 import matcalc as mc
-from matcalc import philox, sampling
-from matcalc.domains import draw
-from matcalc.timing import median_time
+from matcalc.draws import large as sampling
+from matcalc.draws import philox
+from matcalc.model.domains import draw
+from matcalc.perf.timing import median_time
 
 CPU = torch.device("cpu")
 

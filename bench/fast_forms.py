@@ -4,7 +4,7 @@
     python bench/fast_forms.py --n 4096 --dtype float32
 
 "x floor" is the median over the memory floor: the bytes the form must read and write at the
-copy bandwidth measured at that working-set size (matcalc.bench.copy_bandwidth).
+copy bandwidth measured at that working-set size (matcalc.perf.scaling.copy_bandwidth).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from tabulate import tabulate
 
-from matcalc import fast
-from matcalc.bench import copy_bandwidth
-from matcalc.timing import median_time
+from matcalc.fast import forms as fast
+from matcalc.perf.scaling import copy_bandwidth
+from matcalc.perf.timing import median_time
 
 CPU = torch.device("cpu")
 

@@ -14,10 +14,18 @@ from typing import Any
 import pytest
 import torch
 
-from matcalc.bench import BENCH_RULES, _over_budget, applicable, default_ns, methods_for, output_numel, thunk
 from matcalc.catalog import RULES
-from matcalc.inputs import draw_inputs
-from matcalc.sizes import scaled_sizes
+from matcalc.draws.inputs import draw_inputs
+from matcalc.model.sizes import scaled_sizes
+from matcalc.perf.scaling import (
+    BENCH_RULES,
+    _over_budget,
+    applicable,
+    default_ns,
+    methods_for,
+    output_numel,
+    thunk,
+)
 
 HISTORY: dict[tuple[str, str], list[tuple[int, float]]] = {}
 INPUTS: dict[tuple[str, int, str, str], dict[str, torch.Tensor]] = {}

@@ -9,14 +9,14 @@ Each cell is the median of ``--repeats`` runs of the whole check, drawing includ
 its own inputs; the hand-written checks get the same inputs drawn by matcalc's sampler and are
 charged that draw too, so every column pays for its inputs once). ``auto`` is always timed, and
 must stay within 1.5x of the fastest of matcalc's own oracles. The measuring is
-matcalc/verify_time.py; this script only reads its flags and prints the table.
+matcalc/perf/verify_time.py; this script only reads its flags and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from matcalc.verify_time import ORACLES, SMALL_N, cases, render, title, verify_table
+from matcalc.perf.verify_time import ORACLES, SMALL_N, cases, render, title, verify_table
 
 
 def main() -> None:

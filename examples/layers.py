@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import matcalc as mc
-from matcalc.domains import Domain
+from matcalc.model.domains import Domain
 
 EPS = 1e-5
 Ctx = Any

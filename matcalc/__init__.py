@@ -20,19 +20,17 @@ command) starts without importing torch and can answer Ctrl-C during that import
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matcalc import catalog
     from matcalc.backward import BackwardResult, check_backward
-    from matcalc.check import check
     from matcalc.claims import claim
-    from matcalc.domains import matrix, scalar, vector
+    from matcalc.core.result import Result
+    from matcalc.engine.check import check
     from matcalc.errors import MatcalcError
-    from matcalc.result import Result
-    from matcalc.rule import Rule
+    from matcalc.model.domains import matrix, scalar, vector
+    from matcalc.model.rule import Rule
 
 __all__ = [
     "BackwardResult", "MatcalcError", "Result", "Rule", "catalog", "check", "check_backward", "claim",
@@ -41,9 +39,9 @@ __all__ = [
 __version__ = "0.1.0"
 
 _HOMES = {
-    "MatcalcError": "matcalc.errors", "Result": "matcalc.result", "Rule": "matcalc.rule",
-    "catalog": "matcalc.catalog", "check": "matcalc.check", "matrix": "matcalc.domains",
-    "scalar": "matcalc.domains", "vector": "matcalc.domains", "claim": "matcalc.claims",
+    "MatcalcError": "matcalc.errors", "Result": "matcalc.core.result", "Rule": "matcalc.model.rule",
+    "catalog": "matcalc.catalog", "check": "matcalc.engine.check", "matrix": "matcalc.model.domains",
+    "scalar": "matcalc.model.domains", "vector": "matcalc.model.domains", "claim": "matcalc.claims",
     "check_backward": "matcalc.backward", "BackwardResult": "matcalc.backward",
 }
 
@@ -60,15 +58,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: object) -> None:
-        # Importing the submodule matcalc.check sets the attribute "check" to that module; the
-        # public name mc.check is the function.
-        if name == "check" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

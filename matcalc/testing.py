@@ -26,12 +26,12 @@ from typing import Any
 
 import torch
 
-from matcalc.check import check
-from matcalc.collect import rules_in
-from matcalc.domains import Domain
+from matcalc.core.result import Result
+from matcalc.engine.check import check
 from matcalc.errors import MatcalcError
-from matcalc.result import Result
-from matcalc.rule import Rule
+from matcalc.model.discover import rules_in
+from matcalc.model.domains import Domain
+from matcalc.model.rule import Rule
 
 
 def assert_rule(

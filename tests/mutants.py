@@ -29,7 +29,8 @@ import torch
 import matcalc as mc
 from matcalc.claims import claim_of
 from matcalc.claims.parse import Node
-from matcalc.inputs import draw_inputs, resolve_sizes
+from matcalc.draws.inputs import draw_inputs
+from matcalc.engine.settings import resolve_sizes
 
 Fn = Callable[..., torch.Tensor]
 PERTURBATION = 1e-3

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from matcalc.bench import FLOP_MODELS, BenchRow, floors, run_bench
 from matcalc.catalog import RULES
-from matcalc.cli.bench import render_bench, verdicts
+from matcalc.cli.bench_command import render_bench, verdicts
+from matcalc.perf.scaling import FLOP_MODELS, BenchRow, floors, run_bench
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The CPU buffer pool (matcalc/buffers.py): a buffer is handed out again only once nothing refers
+"""The CPU buffer pool (matcalc/draws/buffers.py): a buffer is handed out again only once nothing refers
 to it, never while a tensor, a view, a numpy array or a storage over it lives."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import matcalc as mc
-from matcalc import buffers
 from matcalc.catalog import RULES
+from matcalc.draws import buffers
+from matcalc.draws.large import gaussian
 from matcalc.errors import MatcalcError
-from matcalc.sampling import gaussian
 
 CPU = torch.device("cpu")
 SHAPE = (1024, 1024, 2)  # 16 MiB in float64: pooled

@@ -7,8 +7,8 @@ import torch
 
 import matcalc as mc
 from matcalc.catalog import RULES, group_of
-from matcalc.inputs import draw_inputs
-from matcalc.tolerance import relative_error, tolerance
+from matcalc.core.tolerance import relative_error, tolerance
+from matcalc.draws.inputs import draw_inputs
 
 # 20 seeds per rule, device and dtype; bench/gpu-check.sh lowers it to fit a short GPU session.
 SEEDS = range(int(os.environ.get("MATCALC_SEEDS", "20")))

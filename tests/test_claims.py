@@ -508,7 +508,7 @@ def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_taylor_remainders_separate_right_from_wrong() -> None:
-    from matcalc.plot import derivative_pair, taylor_remainders
+    from matcalc.report.plot import derivative_pair, taylor_remainders
 
     for derivative, slope in (("x @ (A.T + A)", 2.0), ("2 * A @ x", 1.0)):
         rule = mc.claim("x @ A @ x", wrt="x", derivative=derivative)
@@ -537,7 +537,8 @@ def test_plot_path_is_checked_before_any_work(tmp_path: Path, capsys: pytest.Cap
 
 def test_catalog_statements_are_rendered_from_the_checked_text() -> None:
     from matcalc.catalog._text import RENDERED
-    from matcalc.inputs import draw_inputs, resolve_sizes
+    from matcalc.draws.inputs import draw_inputs
+    from matcalc.engine.settings import resolve_sizes
 
     rendered = [r for r in mc.catalog.values() if claim_of(r) is not None]
     assert {r.name for r in rendered} == RENDERED & set(mc.catalog)
@@ -627,7 +628,7 @@ def test_plans_take_fs_shape_from_the_text() -> None:
     """Every text rule's inferred output shape is the shape f returns (so the planner needs no
     meta-device evaluation for it)."""
     from matcalc.claims import claim_of
-    from matcalc.plan import output_shape
+    from matcalc.engine.check_plan import output_shape
 
     checked = 0
     for rule in mc.catalog.values():

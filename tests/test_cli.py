@@ -94,9 +94,9 @@ def test_json_is_strict(name: str) -> None:
 
 
 def test_report_json_nonfinite_error_is_null(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import matcalc.report
+    import matcalc.report.table
 
-    real = matcalc.report.check
+    real = matcalc.report.table.check
 
     def infinite(*a, **kw):
         res = real(*a, **kw)
@@ -257,9 +257,9 @@ def test_inconclusive_exits_3_and_is_counted_apart(monkeypatch: pytest.MonkeyPat
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
-    import matcalc.report
+    import matcalc.report.table
 
-    real = matcalc.report.check
+    real = matcalc.report.table.check
 
     def undecided(rule, **kw):
         res = real(rule, **kw)

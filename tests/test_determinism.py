@@ -43,7 +43,7 @@ def test_given_size_keeps_defaults_distinct() -> None:
 
 
 def test_report_leaves_the_global_rng_alone() -> None:
-    from matcalc.report import run_report
+    from matcalc.report.table import run_report
 
     torch.manual_seed(321)
     expected = torch.rand(3)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import matcalc as mc
 from matcalc.diagnosis import classes_of
-from matcalc.inputs import draw_inputs
+from matcalc.draws.inputs import draw_inputs
 
 ORACLES = ("jacobian", "func", "probe", "taylor")
 X_A = {"x": mc.vector("n"), "A": mc.matrix("n", "n")}

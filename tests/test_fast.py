@@ -22,7 +22,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def test_fast_forms_keep_autograd_working() -> None:
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     x = torch.randn(6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x: fast.norm_hessian(x), (x,))
@@ -32,7 +32,7 @@ def test_fast_forms_keep_autograd_working() -> None:
 
 
 def test_symmetric_sum_is_exact_at_any_thread_count_and_ragged_sizes() -> None:
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     for threads in (1, 2, 3):
         with torch_threads(threads):
@@ -44,7 +44,7 @@ def test_symmetric_sum_is_exact_at_any_thread_count_and_ragged_sizes() -> None:
 def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
     """Grad mode and torch.func transforms are per thread: the threaded tile loop must step aside
     whenever either is active."""
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     with torch_threads(2):
         a = torch.randn(384, 384, dtype=torch.float64)
@@ -62,7 +62,7 @@ def test_symmetric_sum_under_autograd_and_torch_func_with_threads() -> None:
 
 
 def test_quadratic_gradient_blocks_at_any_thread_count() -> None:
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     for threads in (1, 2, 3):
         with torch_threads(threads):
@@ -75,7 +75,7 @@ def test_quadratic_gradient_blocks_at_any_thread_count() -> None:
 
 @contextmanager
 def _without_compiled_loops() -> Iterator[None]:
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     saved, fast._fastcpu = fast._fastcpu, None
     try:
@@ -90,7 +90,7 @@ def test_symmetric_sum_paths_give_a_plus_a_transpose_exactly(compiled: bool, dty
     """matcalc/_fastcpu.c and the torch tile loop: each entry is the one addition A[i, j] + A[j, i],
     for any thread count and ragged sizes (tiles of 64, transposes in blocks of 8); strided input
     and the lazy neg bit, which the compiled loop cannot take, go to the torch loop."""
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     if compiled and fast._fastcpu is None:
         pytest.skip("matcalc._fastcpu was not built")
@@ -108,7 +108,7 @@ def test_symmetric_sum_paths_give_a_plus_a_transpose_exactly(compiled: bool, dty
 
 @pytest.mark.parametrize("form", ["symmetric_sum", "quadratic_gradient"])
 def test_fast_forms_run_compiled_where_built(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     if fast._fastcpu is None:
         pytest.skip("matcalc._fastcpu was not built")
@@ -143,7 +143,7 @@ def test_fast_forms_run_compiled_where_built(monkeypatch: pytest.MonkeyPatch, fo
 def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
     import numpy as np
 
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     if fast._fastcpu is None:
         pytest.skip("matcalc._fastcpu was not built")
@@ -170,7 +170,7 @@ def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
 def test_quadratic_gradient_paths_at_ragged_sizes(compiled: bool, dtype: torch.dtype) -> None:
     """matcalc/_fastcpu.c (four rows at a time, eight lanes) and the torch block loop: A x + A^T x
     to rounding, for sizes that leave partial row groups, lanes and blocks, at any thread count."""
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     if compiled and fast._fastcpu is None:
         pytest.skip("matcalc._fastcpu was not built")
@@ -188,7 +188,7 @@ def test_quadratic_gradient_paths_at_ragged_sizes(compiled: bool, dtype: torch.d
 def test_compiled_quadratic_gradient_refuses_what_it_cannot_do() -> None:
     import numpy as np
 
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     if fast._fastcpu is None:
         pytest.skip("matcalc._fastcpu was not built")
@@ -209,8 +209,8 @@ def test_every_fast_form_keeps_forward_mode_tangents(name: str) -> None:
     from torch.autograd import forward_ad
 
     from matcalc.catalog import RULES
-    from matcalc.inputs import draw_inputs
-    from matcalc.verify_time import sizes_for
+    from matcalc.draws.inputs import draw_inputs
+    from matcalc.perf.verify_time import sizes_for
 
     rule = RULES[name]
     assert rule.fast is not None

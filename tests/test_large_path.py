@@ -104,7 +104,7 @@ def test_f_that_cannot_run_under_autograd_gets_the_oracles_hint(large_path: None
 
 def test_fingerprints_see_every_column() -> None:
     """A strided sample whose stride shares a factor with the row length skips whole columns."""
-    from matcalc.guards import fingerprint
+    from matcalc.core.guards import fingerprint
 
     t = torch.zeros(3000, 3000, dtype=torch.float64)
     before = fingerprint(t)

@@ -7,7 +7,7 @@ import torch
 
 import matcalc as mc
 from matcalc.catalog import RULES
-from matcalc.inputs import draw_inputs
+from matcalc.draws.inputs import draw_inputs
 
 
 def test_gradient_is_jacobian_transpose() -> None:

@@ -5,8 +5,8 @@ import torch
 
 import matcalc as mc
 from matcalc.catalog import RULES
-from matcalc.large import probe_breakdown
-from matcalc.sweep import sweep
+from matcalc.perf.probe_breakdown import probe_breakdown
+from matcalc.report.sweep import sweep
 
 ORACLES = ["jacobian", "func", "probe", "taylor"]
 
@@ -102,8 +102,8 @@ def test_false_alarm_sweep_small() -> None:
 def test_auto_takes_the_whole_jacobian_when_it_has_no_more_rows_than_probes() -> None:
     """Past AUTO_MAX_ENTRIES, many rows go to probes, but a gradient (one row) stays one backward
     pass: probes would pull back the same rows."""
+    from matcalc.engine.check_plan import AUTO_MAX_ENTRIES, plan_check
     from matcalc.oracles import DEFAULT_PROBES
-    from matcalc.plan import AUTO_MAX_ENTRIES, plan_check
 
     n = int(AUTO_MAX_ENTRIES ** 0.5) + 64
     cpu = torch.device("cpu")
@@ -161,7 +161,7 @@ def test_probe_loops_autograd_pullbacks_when_a_captured_input_is_large(
 
 def test_benchmarked_probe_check_batches_pullbacks_like_check(pullback_loops: list[bool]) -> None:
     """`matcalc bench` times probe_pairs: it must take the path check() takes for a large A."""
-    from matcalc.bench import thunk
+    from matcalc.perf.scaling import thunk
 
     seen = pullback_loops
     rule = RULES["quadratic_form"]

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from matcalc.catalog import RULES
-from matcalc.page import render_page
-from matcalc.report import run_report
+from matcalc.report.catalog_page import render_page
+from matcalc.report.table import run_report
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "catalog.md"
 REGENERATE = "matcalc report --device cpu --no-timing --format markdown --page docs/catalog.md"
@@ -22,10 +22,10 @@ def test_page_lists_every_rule() -> None:
 
 
 def test_readme_catalog_table_is_current() -> None:
-    from matcalc.page import summary_table
+    from matcalc.report.catalog_page import summary_table
 
     readme = (PAGE.parents[1] / "README.md").read_text()
-    assert summary_table() in readme, "README's catalog table is stale: paste matcalc.page.summary_table()"
+    assert summary_table() in readme, "README's catalog table is stale: paste matcalc.report.catalog_page.summary_table()"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -37,7 +37,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_readme_documents_every_structure() -> None:
-    from matcalc.domains import MATRIX_STRUCTURES
+    from matcalc.model.domains import MATRIX_STRUCTURES
 
     readme = (PAGE.parents[1] / "README.md").read_text()
     for name, guarantee in MATRIX_STRUCTURES.items():

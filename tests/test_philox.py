@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from matcalc import philox
+from matcalc.draws import philox
 from matcalc.errors import MatcalcError
 
 needs_compiled = pytest.mark.skipif(not philox.COMPILED, reason="matcalc._philox was not built")
@@ -154,7 +154,7 @@ def test_the_compiled_parts_are_built_where_a_compiler_is() -> None:
     import sysconfig
     from pathlib import Path
 
-    from matcalc import fast
+    from matcalc.fast import forms as fast
 
     compiler = shutil.which(os.environ.get("CC", "cc"))
     header = Path(sysconfig.get_paths()["include"]) / "Python.h"

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import matcalc as mc
-from matcalc import philox, sampling
-from matcalc.domains import draw
+from matcalc.draws import large as sampling
+from matcalc.draws import philox
+from matcalc.model.domains import draw
 
 N = 80  # 6400 entries: above the lowered threshold
 
@@ -149,7 +150,7 @@ def test_check_passes_on_fast_draws(low_threshold: None) -> None:
 
 
 def test_large_draws_work_inside_inference_mode() -> None:
-    """The draw's worker threads run in the caller's inference mode (matcalc.parallel.spread):
+    """The draw's worker threads run in the caller's inference mode (matcalc.draws.parallel.spread):
     outside it they could not write into the buffer created inside it."""
     with torch.inference_mode():
         g = sampling.gaussian((1024, 1024), seed=1)

@@ -11,8 +11,8 @@ import torch
 
 import matcalc as mc
 from matcalc.catalog import RULES
-from matcalc.domains import Domain
-from matcalc.sizes import scaled_sizes
+from matcalc.model.domains import Domain
+from matcalc.model.sizes import scaled_sizes
 
 QUAD_INPUTS = {"x": mc.vector("n"), "A": mc.matrix("n", "n")}
 ALL_DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]

@@ -103,5 +103,5 @@ def test_users_suite_is_parametrized_and_failures_are_short(tmp_path) -> None:
     assert "test_wrong_gradient FAILED" in out
     failure = out.split("_ test_wrong_gradient _")[1].split("short test summary")[0]
     assert "holds when A is symmetric, fails for general A" in failure
-    assert "matcalc/testing.py" not in failure and "matcalc/check.py" not in failure, failure
+    assert "matcalc/testing.py" not in failure and "matcalc/engine/check.py" not in failure, failure
     assert len(failure.splitlines()) < 30, failure

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import matcalc.verify_time as vt
+import matcalc.perf.verify_time as vt
 from matcalc.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

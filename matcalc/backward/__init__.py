@@ -2,6 +2,6 @@
 (reference autograd and finite differences), ``judge`` (errors and the low-precision policy),
 ``bugs`` (the classic-bug probes) and ``diagnose`` (why a gradient is wrong)."""
 
-from matcalc.backward.check import BackwardResult, check_backward
+from matcalc.backward.checker import BackwardResult, check_backward
 
 __all__ = ["BackwardResult", "check_backward"]

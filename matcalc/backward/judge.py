@@ -5,7 +5,7 @@ lower) and one tolerance per input; an :class:`FDJudge` holds finite-difference 
 along a few directions e and compares the claim's <grad, e> with them.
 
 The low-precision policy (written once, here). In float64, a gradient passes when its normwise
-relative error is within :func:`matcalc.tolerance.tolerance`. Below float64, the claim (fn's
+relative error is within :func:`matcalc.core.tolerance.tolerance`. Below float64, the claim (fn's
 backward run in that dtype) is compared with the float64 truth, and the tolerance is
 
     FACTOR * (error of the reference's own autograd in that dtype) + tolerance(dtype, size)
@@ -37,14 +37,14 @@ from dataclasses import dataclass
 import torch
 
 from matcalc.backward.truth import FiniteDifferences, along
-from matcalc.tolerance import eps
+from matcalc.core.tolerance import eps
 
 FACTOR = 8.0
 ALL = "(all inputs)"
 
 
 def relative_error(claim: torch.Tensor, true: torch.Tensor) -> float:
-    """matcalc.tolerance.relative_error's value (||D - J|| / max(||J||, eps)) in two passes over
+    """matcalc.core.tolerance.relative_error's value (||D - J|| / max(||J||, eps)) in two passes over
     memory instead of five: a NaN or Inf anywhere makes a norm non-finite, so it still never
     passes (this runs several times per check on tensors of up to 10^8 entries)."""
     t = true if true.dtype == torch.float64 else true.to(torch.float64)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from matcalc.backward import run
-from matcalc.backward.run import Fn
+from matcalc.backward import fn_calls as run
+from matcalc.backward.fn_calls import Fn
 
 
 def upcast(inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:

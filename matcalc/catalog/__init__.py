@@ -32,7 +32,7 @@ from matcalc.catalog import (
     seed,
 )
 from matcalc.errors import MatcalcError
-from matcalc.rule import Rule
+from matcalc.model.rule import Rule
 
 SOURCES: tuple[types.ModuleType, ...] = (
     seed, course, cookbook_differentials, cookbook_derivatives, cookbook_forms, cookbook_traces,

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from matcalc.claims import claim
-from matcalc.domains import Domain
 from matcalc.errors import MatcalcError
-from matcalc.rule import Rule
+from matcalc.model.domains import Domain
+from matcalc.model.rule import Rule
 
 RENDERED: set[str] = set()
 

@@ -8,8 +8,8 @@ import torch
 
 from matcalc.catalog._ops import det, eye_like, inv, pinv
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, scalar, vector
-from matcalc.rule import Rule
+from matcalc.model.domains import matrix, scalar, vector
+from matcalc.model.rule import Rule
 
 DET, INV, EIG = "2.1 determinant", "2.2 inverse", "2.3 eigenvalues"
 Y_INPUTS = {"x": scalar(positive=True), "A": matrix("n", "n", structure="invertible"),

@@ -7,8 +7,8 @@ and returns df; the oracle is torch.func.jvp (or the contracted autograd Jacobia
 
 from matcalc.catalog._ops import adjugate, det, tr, unit_entries
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, scalar
-from matcalc.rule import Rule
+from matcalc.model.domains import matrix, scalar
+from matcalc.model.rule import Rule
 
 SECTION = "2.0 differentials"
 

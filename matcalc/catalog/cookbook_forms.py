@@ -6,8 +6,8 @@ import torch
 
 from matcalc.catalog._ops import eye_like, mpow, tsum, unit_entries
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, scalar, vector
-from matcalc.rule import Rule
+from matcalc.model.domains import matrix, scalar, vector
+from matcalc.model.rule import Rule
 
 FIRST, SECOND, HIGHER, GRAD = "2.4.1 first order", "2.4.2 second order", "2.4.3 higher order", "2.4.4 gradient"
 P = 3  # the power p in 90-92 (the Cookbook's statements hold for every p >= 1)

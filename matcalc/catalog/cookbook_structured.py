@@ -29,8 +29,8 @@ from matcalc.catalog._ops import (
     tr,
 )
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix
-from matcalc.rule import Rule
+from matcalc.model.domains import matrix
+from matcalc.model.rule import Rule
 
 SECTION = "2.8 structured matrices"
 FREE = "per-free-parameter partials (Cookbook convention)"

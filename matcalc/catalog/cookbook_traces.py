@@ -2,8 +2,8 @@
 
 from matcalc.catalog._ops import sincos, tr
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, vector
-from matcalc.rule import Rule
+from matcalc.model.domains import matrix, vector
+from matcalc.model.rule import Rule
 
 GENERAL, FIRST, SECOND, HIGHER, OTHER = (
     "2.5 trace, general", "2.5.1 trace, first order", "2.5.2 trace, second order",

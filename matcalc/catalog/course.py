@@ -6,7 +6,7 @@ derivatives: scalar u = sum(sin(Bx)) (du/dx = cos(Bx)^T B), scalar v = (c^T x)^2
 """
 
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, scalar, vector
+from matcalc.model.domains import matrix, scalar, vector
 
 SLIDES = "course slides: matrix calculus"
 AUTOGRAD = "course slides: autograd"

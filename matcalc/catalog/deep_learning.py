@@ -13,7 +13,7 @@ below once and pasted into the texts. The hand-written ``torch.autograd.Function
 """
 
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, vector
+from matcalc.model.domains import matrix, vector
 
 GROUP = "deep learning"
 LINEAR = "linear and bias"

@@ -5,7 +5,7 @@ catalog rule is correct (``correct``). The catalog's tests expect every entry he
 """
 
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, vector
+from matcalc.model.domains import matrix, vector
 
 SECTION = "errata"
 SLIP = "common hand-derivation slip"

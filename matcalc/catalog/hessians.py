@@ -9,9 +9,9 @@ import torch
 from matcalc.catalog._ops import inv
 from matcalc.catalog._text import text_rule
 from matcalc.catalog.cookbook_derivatives import Y_INPUTS
-from matcalc.domains import matrix, vector
-from matcalc.fast import logsumexp_hessian, norm_hessian, symmetric_sum
-from matcalc.rule import Rule
+from matcalc.fast.forms import logsumexp_hessian, norm_hessian, symmetric_sum
+from matcalc.model.domains import matrix, vector
+from matcalc.model.rule import Rule
 
 SECTION = "Hessians"
 

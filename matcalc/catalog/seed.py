@@ -3,8 +3,8 @@
 import torch
 
 from matcalc.catalog._text import text_rule
-from matcalc.domains import matrix, scalar, vector
-from matcalc.fast import quadratic_gradient
+from matcalc.fast.forms import quadratic_gradient
+from matcalc.model.domains import matrix, scalar, vector
 
 SEED = "seed (d2l lecture: derivatives and gradients)"
 

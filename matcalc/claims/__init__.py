@@ -33,7 +33,7 @@ from matcalc.claims.latex import POWER, PRODUCT, _Renderer, symbol
 from matcalc.claims.parse import ClaimError, Node, parse
 from matcalc.claims.shapes import Shape, Shapes, parse_where
 from matcalc.errors import MatcalcError
-from matcalc.rule import Rule
+from matcalc.model.rule import Rule
 
 __all__ = ["Claim", "ClaimError", "claim", "claim_of", "parse", "rendered"]
 

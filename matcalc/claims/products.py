@@ -18,7 +18,7 @@ through the combination instead: ``v @ (M1 + M2) = v @ M1 + v @ M2``, ``v @ M.T 
 side. It is exact algebra: only rounding changes, and in float16 or bfloat16 where an
 intermediate overflows (those dtypes only feed the low-precision report; verdicts are float64's).
 The symmetrized matrix of every quadratic form, ``(M + M^T) v`` in any of its four spellings,
-reads M once (:func:`matcalc.fast.quadratic_gradient`: blocks of rows used for both M v and M^T v
+reads M once (:func:`matcalc.fast.forms.quadratic_gradient`: blocks of rows used for both M v and M^T v
 while in cache), not twice.
 
 A term is pushed through only when its shape is known without evaluating it (symbols, transposes,
@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from matcalc.claims.parse import Node
-from matcalc.fast import quadratic_gradient
+from matcalc.fast.forms import quadratic_gradient
 
 Tensor = torch.Tensor
 Run = Callable[[Node], Tensor]

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from matcalc.claims.parse import ELEMENTWISE, ClaimError, Node
-from matcalc.domains import (
+from matcalc.errors import MatcalcError
+from matcalc.model.domains import (
     DEFAULT_SIZES,
     MATRIX_STRUCTURES,
     SCALAR_STRUCTURES,
@@ -32,7 +33,6 @@ from matcalc.domains import (
     VECTOR_STRUCTURES,
     Domain,
 )
-from matcalc.errors import MatcalcError
 
 Shape = tuple[int, ...]
 _VECTOR_NAME = re.compile(r"[a-z][0-9_]*")

@@ -60,7 +60,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
     args = build_parser().parse_args(argv)
     if args.command == "bench":
-        from matcalc.cli.bench import cmd_bench
+        from matcalc.cli.bench_command import cmd_bench
 
         return cmd_bench(args)
     if args.command == "claim":

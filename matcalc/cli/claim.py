@@ -42,13 +42,13 @@ def add_claim_parser(sub: Any) -> None:
 
 def cmd_claim(args: argparse.Namespace) -> int:
     """Run ``matcalc claim``; return the exit code."""
-    from matcalc.check import check
     from matcalc.claims import claim, claim_of
     from matcalc.cli import options
-    from matcalc.sizes import scaled_sizes
+    from matcalc.engine.check import check
+    from matcalc.model.sizes import scaled_sizes
 
     if args.plot:  # fail before any work
-        from matcalc.plot import check_plot_path, require_plotting
+        from matcalc.report.plot import check_plot_path, require_plotting
         require_plotting()
         check_plot_path(args.plot)
     args.seed = options.seed_value(args.seed)
@@ -70,7 +70,7 @@ def cmd_claim(args: argparse.Namespace) -> int:
     if not args.hessian:
         print(layout_note(args, parsed.f_shape, res.outcome, sizes))
     if args.plot:
-        from matcalc.plot import plot_check
+        from matcalc.report.plot import plot_check
         print(f"plot:      {plot_check(rule, res, args.plot)}")
     return EXIT[res.outcome]
 
@@ -79,8 +79,8 @@ def layout_note(args: argparse.Namespace, f_shape: tuple[Any, ...], outcome: str
                 sizes: dict[str, int] | None) -> str:
     """Which layout the claim matches: for a scalar f both agree; otherwise the other layout is
     tried when the claim fails."""
-    from matcalc.check import check
     from matcalc.claims import claim
+    from matcalc.engine.check import check
 
     if not f_shape:
         return "layout:    f is a scalar, so numerator and denominator layouts agree"

@@ -22,7 +22,7 @@ from matcalc.cli import options, rules
 from matcalc.cli.exit import exit_status
 from matcalc.cli.progress import Progress
 from matcalc.errors import MatcalcError
-from matcalc.rule import Rule
+from matcalc.model.rule import Rule
 
 
 def terminal_width() -> int:
@@ -47,7 +47,7 @@ def wrap(text: str, width: int) -> str:
 
 def cmd_list(args: argparse.Namespace, width: int | None = None) -> int:
     from matcalc.catalog import RULES, group_of
-    from matcalc.fit import cut, fit_table
+    from matcalc.report.terminal_width import cut, fit_table
 
     width = width or terminal_width()
     groups: dict[str, list[Rule]] = {}
@@ -90,8 +90,8 @@ def explain(rule: Rule) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from matcalc.expectation import verdict_of
-    from matcalc.report import available_devices
+    from matcalc.report.status_words import verdict_of
+    from matcalc.report.table import available_devices
 
     devices = options.devices(args.device, available_devices())
     dtypes = options.dtypes(args.dtype)
@@ -100,13 +100,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     options.memory_budget_env()
     rule = rules.one(args.name)
     if args.plot:  # fail before any work
-        from matcalc.plot import check_plot_path, require_plotting
+        from matcalc.report.plot import check_plot_path, require_plotting
 
         require_plotting()
         check_plot_path(args.plot)
 
-    from matcalc.check import check
-    from matcalc.sizes import scaled_sizes
+    from matcalc.engine.check import check
+    from matcalc.model.sizes import scaled_sizes
 
     width = terminal_width()
     print(wrap(explain(rule), width))
@@ -129,14 +129,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     print("\nverdicts:")
     print("\n".join(lines))
     if args.plot:
-        from matcalc.plot import plot_check
+        from matcalc.report.plot import plot_check
 
         print(f"plot: {plot_check(rule, res, args.plot)}")
     return exit_status(verdicts)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from matcalc.report import TERMINAL_FORMATS, available_devices, render, run_report, summary
+    from matcalc.report.table import (
+        TERMINAL_FORMATS,
+        available_devices,
+        render,
+        run_report,
+        summary,
+    )
 
     devices = options.devices(args.device, available_devices())
     dtypes = options.dtypes(args.dtype)
@@ -166,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 text = r.detail or f"{r.rule}: erratum passed"
                 print(f"\n{wrap(text, width) if width else text}")
     if args.page:
-        from matcalc.page import render_page
+        from matcalc.report.catalog_page import render_page
 
         with open(args.page, "w") as fh:
             fh.write(render_page(rows))
@@ -174,9 +180,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_large(args: argparse.Namespace) -> int:
-    from matcalc.expectation import status_of, verdict_of
-    from matcalc.large import LARGE_RULES, probe_breakdown
-    from matcalc.report import FORMATS, available_devices
+    from matcalc.perf.probe_breakdown import LARGE_RULES, probe_breakdown
+    from matcalc.report.status_words import status_of, verdict_of
+    from matcalc.report.table import FORMATS, available_devices
 
     n = options.positive_int("--n", args.n)
     device = options.devices(args.device, available_devices(), allow_all=False)[0]
@@ -193,7 +199,7 @@ def cmd_large(args: argparse.Namespace) -> int:
         rows.append(probe_breakdown(rule, n, device=device, dtype=dtype, repeats=repeats, seed=seed))
     progress.done()
     if args.format == "json":
-        from matcalc.strictjson import dumps
+        from matcalc.report.strictjson import dumps
 
         print(dumps(rows, indent=2))
     else:
@@ -210,7 +216,7 @@ def cmd_large(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from matcalc.sweep import render_sweep, sweep
+    from matcalc.report.sweep import render_sweep, sweep
 
     seeds = options.positive_int("--seeds", args.seeds)
     options.memory_budget_env()

@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "i.e. float64 and float32)")
     _quiet(sweep)
 
-    from matcalc.cli.bench import add_bench_parser
+    from matcalc.cli.bench_command import add_bench_parser
 
     add_bench_parser(sub, epilog=EPILOG)
     from matcalc.cli.claim import add_claim_parser

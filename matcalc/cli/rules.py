@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from matcalc.errors import MatcalcError
-from matcalc.rule import Rule
+from matcalc.model.rule import Rule
 
 
 def _catalog() -> Mapping[str, Rule]:
@@ -52,7 +52,7 @@ def pick(names: Sequence[str] | None, pool: Mapping[str, Rule] | None = None,
 def one(spec: str) -> Rule:
     """A catalog name, or ``package.module:name`` for a rule of the user's own module."""
     if ":" in spec:
-        from matcalc.collect import load_rule
+        from matcalc.model.discover import load_rule
 
         _user_path()
         return load_rule(spec)
@@ -61,7 +61,7 @@ def one(spec: str) -> Rule:
 
 def from_modules(modules: Sequence[str]) -> dict[str, Rule]:
     """Every rule of each module (its RULES, else its module-level Rule objects), by name."""
-    from matcalc.collect import import_module, rules_in
+    from matcalc.model.discover import import_module, rules_in
 
     _user_path()
     out: dict[str, Rule] = {}

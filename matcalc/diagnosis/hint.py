@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from matcalc.rule import Rule
+from matcalc.model.rule import Rule
 
 # The mistake classes a hint can name (the diagnosis benchmark scores hints by them).
 CLASSES: tuple[str, ...] = (

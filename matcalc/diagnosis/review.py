@@ -24,12 +24,12 @@ from collections.abc import Callable
 
 import torch
 
+from matcalc.core.result import Result
 from matcalc.diagnosis.hint import Hint, classes_of
 from matcalc.diagnosis.kink import kink
 from matcalc.diagnosis.values import FAR, layout_text, other_layout, transpose_candidates
 from matcalc.errors import MatcalcError
-from matcalc.result import Result
-from matcalc.rule import Rule
+from matcalc.model.rule import Rule
 
 Recheck = Callable[[Rule, int], Result]
 SEED_LIMIT = 2**63

@@ -15,7 +15,7 @@ import torch
 
 from matcalc.diagnosis.hint import Hint
 from matcalc.diagnosis.values import close, layout_text
-from matcalc.rule import layout_swap
+from matcalc.model.rule import layout_swap
 
 
 def declared_truth(true: torch.Tensor, out_shape: tuple[int, ...], wrt_shape: tuple[int, ...],

@@ -26,9 +26,9 @@ from fractions import Fraction
 
 import torch
 
+from matcalc.core.mismatch import mismatch, nonzero_entries
 from matcalc.diagnosis.hint import Hint
-from matcalc.diagnosis.mismatch import mismatch, nonzero_entries
-from matcalc.rule import Rule, to_numerator
+from matcalc.model.rule import Rule, to_numerator
 
 # A hint needs the claim's error to be at least FAR tolerances: below that it may be rounding.
 FAR = 100.0

@@ -5,7 +5,7 @@
 ``func``      torch.func.jacrev or jacfwd (whichever suits the shape) / torch.func.hessian.
 ``probe``     matrix-free: the claim applied to k random directions against f's pullback.
 ``taylor``    no autograd: Ridders-extrapolated central differences of f.
-``auto``      chosen per check from the shapes (matcalc/plan.py): the reference when J is small.
+``auto``      chosen per check from the shapes (matcalc/engine/check_plan.py): the reference when J is small.
 
 Adding an oracle: one module here with a class that has ``name``, ``description`` and
 ``measure``, and one line in ``REGISTRY``.

@@ -3,7 +3,7 @@
 An oracle is a small unit with a ``name`` and a ``measure(problem)`` method. It computes the true
 derivative its own way, applies the claim the same way, and returns both sides of the comparison
 together with the threshold and the resolution of that comparison. ``check()`` turns the
-measurement into a verdict and builds the Result once (matcalc/verdict.py).
+measurement into a verdict and builds the Result once (matcalc/engine/verdict.py).
 
 Example::
 
@@ -22,8 +22,8 @@ from typing import Protocol
 
 import torch
 
-from matcalc.context import Context
-from matcalc.rule import Rule
+from matcalc.core.calls import Context
+from matcalc.model.rule import Rule
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from matcalc.core.tolerance import relative_error
 from matcalc.oracles.base import Fn, Measurement, Problem
-from matcalc.tolerance import relative_error
 
 MISS_PROBABILITY = 1e-6
 # Above this many input elements, counting every input of f and not only the one differentiated,

@@ -29,9 +29,9 @@ from collections.abc import Callable
 
 import torch
 
+from matcalc.core.tolerance import relative_error, tolerance
 from matcalc.oracles.base import Measurement, Problem
 from matcalc.oracles.probe import resolution_factor
-from matcalc.tolerance import relative_error, tolerance
 
 TAYLOR_MIN_TOL = 1e-9
 TAYLOR_SAFETY = 10.0

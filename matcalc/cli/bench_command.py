@@ -1,0 +1,254 @@
+"""`matcalc bench`: the benchmark from the command line (table, JSON, plot).
+
+Example::
+
+    >>> from matcalc.bench import BenchRow
+    >>> row = BenchRow("linear_map", "closed_form", 64, "cpu", "float32", 2e-6)
+    >>> print(render_bench([row], "plain").splitlines()[1].split())
+    ['linear_map', '64', 'closed_form', '0.002', 'ms', '-', '-', '-', '-', '-', '-', '-']
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from typing import Any
+
+from tabulate import tabulate
+
+from matcalc.cli import options, rules
+from matcalc.cli.exit import exit_status
+from matcalc.cli.progress import Progress
+from matcalc.errors import MatcalcError
+from matcalc.perf.scaling import (
+    BENCH_RULES,
+    HESSIAN_METHODS,
+    JACOBIAN_METHODS,
+    BenchRow,
+    fastest_autograd,
+    run_bench,
+)
+from matcalc.perf.verify_time import DEFAULT_ORACLES, SMALL_N
+from matcalc.perf.verify_time import ORACLES as VERIFY_ORACLES
+from matcalc.report.strictjson import dumps
+
+REPEATS, VERIFY_REPEATS = 5, 3
+# Options of the closed-form benchmark that --verify does not take (it times its own checks, float64, CPU).
+NOT_WITH_VERIFY = ("rule", "method", "device", "dtype", "budget", "plot")
+
+
+def add_bench_parser(sub: Any, epilog: str = "") -> None:
+    """Add `matcalc bench` (and its ``--verify`` table) to the subcommands ``sub``.
+
+    >>> from matcalc.cli.parser import build_parser
+    >>> args = build_parser().parse_args(["bench", "--verify", "--small", "--oracles", "auto", "taylor"])
+    >>> args.verify, args.small, args.oracles
+    (True, True, ['auto', 'taylor'])
+    """
+    bench = sub.add_parser("bench", help="time closed forms against autograd as n grows; --verify: time "
+                                         "whole checks against hand-written ones", epilog=epilog)
+    bench.add_argument("--rule", action="append", default=None, metavar="NAME",
+                       help=f"rule to time (repeatable; default: {', '.join(BENCH_RULES)})")
+    bench.add_argument("--n", action="append", type=int, default=None,
+                       help="a size (repeatable; default: a geometric range per device; with --verify: "
+                            "every check at this n instead of its own)")
+    bench.add_argument("--method", action="append", default=None,
+                       help=f"only this method (repeatable): {', '.join(_methods())}")
+    bench.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    bench.add_argument("--dtype", default=None, help=f"{options.DTYPE_HELP} (default: float32)")
+    bench.add_argument("--budget", default=None, metavar="SECONDS",
+                       help="skip a cell predicted to take longer than this (default: 5)")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help=f"timed runs per cell; medians are shown (default: {REPEATS}; with --verify: "
+                            f"{VERIFY_REPEATS})")
+    bench.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
+    bench.add_argument("--plot", metavar="PATH", help="write a log-log PNG of time against n")
+    bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify = bench.add_argument_group(
+        "time to a verdict (--verify)",
+        "the table 'time to a verdict, in passes over the inputs': whole checks, drawing included, of "
+        "x^T A x (n=8192), D(Ax) and log|det X| (n=4096), float64, CPU, for matcalc's auto and own "
+        "oracles against jacrev + assert_close, gradcheck(fast_mode=True) and, when jax is "
+        "importable, JAX's check_grads")
+    verify.add_argument("--verify", action="store_true",
+                        help="print the time-to-a-verdict table instead of the closed-form benchmark")
+    verify.add_argument("--small", action="store_true",
+                        help=f"with --verify: n = {SMALL_N} for every check, for a quick look")
+    verify.add_argument("--oracles", nargs="+", default=None, choices=VERIFY_ORACLES, metavar="ORACLE",
+                        help=f"with --verify: matcalc's oracles to time, of {', '.join(VERIFY_ORACLES)} "
+                             f"(auto is always timed; default: {' '.join(DEFAULT_ORACLES)})")
+
+
+def _methods() -> list[str]:
+    return list(dict.fromkeys([*JACOBIAN_METHODS, *HESSIAN_METHODS]))
+
+
+def _fmt_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
+
+
+def render_bench(rows: list[BenchRow], fmt: str = "github") -> str:
+    table = []
+    for r in rows:
+        table.append([r.rule, r.n, r.method, _fmt_s(r.median_s) if not r.skipped else f"skipped: {r.skipped}",
+                      "-" if r.speedup is None else f"{r.speedup:.3g}x",
+                      "-" if r.bytes_moved is None else f"{r.bytes_moved / 2**20:.3g} MiB",
+                      _fmt_s(r.bandwidth_floor_s),
+                      "-" if r.flops is None else f"{r.flops / 1e9:.3g} GFLOP",
+                      _fmt_s(r.compute_floor_s), r.bound or "-",
+                      "-" if r.x_floor is None else f"{r.x_floor:.2f}"])
+    return tabulate(table, headers=["rule", "n", "method", "median", "vs closed form", "bytes moved",
+                                    "bandwidth floor", "flops", "compute floor", "bound", "x floor"],
+                    tablefmt=fmt, disable_numparse=True)
+
+
+def verdicts(rows: list[BenchRow]) -> str:
+    """One line per rule at the largest n where autograd still ran: is the closed form at least
+    as fast? Larger sizes where every autograd method was over budget are named too."""
+    lines = []
+    for rule in dict.fromkeys(r.rule for r in rows):
+        timed = [r for r in rows if r.rule == rule and r.median_s is not None]
+        both = sorted({r.n for r in timed if fastest_autograd(rows, rule, r.n) is not None
+                       and any(c.n == r.n and c.method in ("closed_form", "fast") for c in timed)})
+        if not both:
+            continue
+        n = both[-1]
+        best = fastest_autograd(rows, rule, n)
+        closed = min((r for r in timed if r.n == n and r.method in ("closed_form", "fast")),
+                     key=lambda r: r.median_s or 0.0)
+        assert best is not None and best.median_s is not None and closed.median_s is not None
+        verdict = "closed form as fast or faster" if closed.median_s <= best.median_s else "AUTOGRAD FASTER"
+        which = "compute" if closed.bound == "compute" else "bandwidth"
+        floor = "" if closed.x_floor is None else f", {closed.x_floor:.2f}x the {which} floor"
+        beyond = sorted({r.n for r in timed if r.n > n and r.method in ("closed_form", "fast")})
+        more = f"; closed form alone up to n={beyond[-1]} (autograd over budget)" if beyond else ""
+        ratio = best.median_s / closed.median_s
+        lines.append(f"{rule} n={n}: {closed.method} {_fmt_s(closed.median_s)} vs {best.method} "
+                     f"{_fmt_s(best.median_s)} ({ratio:.3g}x): {verdict}{floor}{more}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[BenchRow], path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import matplotlib.ticker
+    except ImportError as exc:
+        raise MatcalcError("--plot needs matplotlib: pip install 'matcalc[plot]'") from exc
+    rules = list(dict.fromkeys(r.rule for r in rows))
+    cols = min(3, len(rules))
+    nrows = (len(rules) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.8 * nrows), squeeze=False)
+    for ax, rule in zip(axes.flat, rules, strict=False):
+        for method in dict.fromkeys(r.method for r in rows if r.rule == rule):
+            pts = [(r.n, r.median_s) for r in rows if r.rule == rule and r.method == method and r.median_s]
+            if pts:
+                ax.loglog(*zip(*pts, strict=True), marker="o", label=method)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(rule)
+        ax.set_xlabel("n")
+        ax.set_ylabel("median seconds")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(rules):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run `matcalc bench` (or, with ``--verify``, :func:`cmd_verify`) and return its exit code.
+
+    >>> from matcalc.cli.parser import build_parser
+    >>> cmd_bench(build_parser().parse_args(["bench", "--small"]))
+    Traceback (most recent call last):
+    ...
+    matcalc.errors.MatcalcError: --small goes with --verify: add --verify, or drop --small
+    """
+    if args.verify:
+        return cmd_verify(args)
+    for flag in ("small", "oracles"):
+        if getattr(args, flag):
+            raise MatcalcError(f"--{flag} goes with --verify: add --verify, or drop --{flag}")
+    from matcalc.perf.scaling import default_ns, methods_for
+    from matcalc.report.table import available_devices
+
+    device = options.devices(args.device or "cpu", available_devices(), allow_all=False)[0]
+    dtype = options.dtypes(args.dtype or "float32", allow_all=False)[0]
+    ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
+    unknown = [m for m in args.method or [] if m not in _methods()]
+    if unknown:
+        raise MatcalcError(f"unknown method {unknown[0]!r}: use one of {', '.join(_methods())}")
+    budget = options.positive_seconds("--budget", args.budget if args.budget is not None else "5")
+    repeats = options.positive_int("--repeats", args.repeats if args.repeats is not None else REPEATS)
+    if args.json and args.json != "-":
+        options.output_path("--json", args.json)
+    if args.plot:
+        options.output_path("--plot", args.plot)
+        options.plotting_available()
+    options.memory_budget_env()
+    selected = rules.pick(args.rule or list(BENCH_RULES))
+
+    cells = sum(len(ns or default_ns(r, device)) * len(args.method or methods_for(r)) for r in selected)
+    progress = Progress(cells, label="bench", enabled=not args.quiet)
+    rows = run_bench(selected, ns=ns, device=device, dtype=dtype, methods=args.method,
+                     budget_s=budget, repeats=repeats, progress=progress)
+    progress.done()
+    if args.json == "-":
+        print(dumps([asdict(r) for r in rows], indent=2))
+    else:
+        print(render_bench(rows))
+        print()
+        print(verdicts(rows))
+        if args.json:
+            with open(args.json, "w") as fh:
+                fh.write(dumps([asdict(r) for r in rows], indent=2))
+    if args.plot:
+        plot(rows, args.plot)
+    return exit_status([])
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`matcalc bench --verify`: print the time-to-a-verdict table (matcalc.verify_time), or its rows
+    as JSON with ``--json``; every option is checked before the first check runs.
+
+    >>> from matcalc.cli.parser import build_parser
+    >>> cmd_verify(build_parser().parse_args(["bench", "--verify", "--repeats", "0"]))
+    Traceback (most recent call last):
+    ...
+    matcalc.errors.MatcalcError: --repeats must be a positive int, got 0
+    """
+    from matcalc.perf import verify_time
+
+    given = [f"--{name}" for name in NOT_WITH_VERIFY if getattr(args, name) is not None]
+    if given:
+        raise MatcalcError(f"{given[0]} does not go with --verify (it times its own three checks, float64, "
+                           f"CPU): drop {given[0]}")
+    repeats = options.positive_int("--repeats", args.repeats if args.repeats is not None else VERIFY_REPEATS)
+    if args.small and args.n:
+        raise MatcalcError("--small and --n both set the size: give one of them")
+    ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
+    if args.small:
+        ns = [verify_time.SMALL_N]
+    oracles = verify_time.own_oracles(args.oracles or verify_time.DEFAULT_ORACLES)
+    if args.json and args.json != "-":
+        options.output_path("--json", args.json)
+    options.memory_budget_env()
+
+    checks = verify_time.cases(ns)
+    progress = Progress(len(checks), label="bench --verify", enabled=not args.quiet)
+    rows = verify_time.verify_table(checks, repeats, oracles, progress=progress)
+    progress.done()
+    if args.json == "-":
+        print(dumps([asdict(r) for r in rows], indent=2))
+        return exit_status([])
+    print(verify_time.title(repeats))
+    print(verify_time.render(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(dumps([asdict(r) for r in rows], indent=2))
+    return exit_status([])

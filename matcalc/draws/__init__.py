@@ -1,0 +1,1 @@
+"""Drawing inputs: the small draws from private torch generators, and the large-input path."""

@@ -1,0 +1,62 @@
+"""What a check runs on: the drawn inputs, the random directions, and the inputs rounded to the
+check's dtype.
+
+Example::
+
+    >>> import torch
+    >>> from matcalc.catalog import RULES
+    >>> rule = RULES["linear_map"]
+    >>> sizes = {'m': 3, 'n': 5}
+    >>> x = draw_inputs(rule, sizes, torch.device("cpu"), torch.float64, seed=0)
+    >>> tuple(x["A"].shape)
+    (3, 5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from matcalc.model.domains import Domain, draw
+from matcalc.model.rule import Rule
+
+
+def draw_inputs(rule: Rule, sizes: Mapping[str, int], device: torch.device, dtype: torch.dtype,
+                seed: int) -> dict[str, torch.Tensor]:
+    """The inputs a check at this seed uses, from a private generator."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    ordered = sorted(rule.inputs.items(), key=lambda kv: kv[1].distinct_from is not None)
+    drawn: dict[str, torch.Tensor] = {}
+    for name, dom in ordered:
+        drawn[name] = draw(dom, dom.resolve(sizes), gen, dtype=dtype, others=drawn)
+    return {name: drawn[name] for name in rule.inputs}
+
+
+def direction(dom: Domain, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A float64 random tangent that stays inside a structured input's space (symmetric dA
+    for eigh)."""
+    v = torch.randn(like.shape, generator=gen, device=like.device, dtype=torch.float64)
+    if dom.structure in ("symmetric", "spd", "separated_eigenvalues"):
+        v = (v + v.T) / 2
+    elif dom.structure == "diagonal":
+        v = torch.diag(torch.diagonal(v))
+    return v
+
+
+SYMMETRIC_STRUCTURES = frozenset({"symmetric", "spd", "separated_eigenvalues"})
+
+
+def cast_inputs(rule: Rule, inputs64: dict[str, torch.Tensor], dt: torch.dtype) -> dict[str, torch.Tensor]:
+    """The float64 draw rounded to ``dt`` the way the samplers round it: symmetry re-imposed
+    after the cast, so a symmetric input stays exactly symmetric."""
+    if dt == torch.float64:
+        return inputs64
+    out = {}
+    for name, x in inputs64.items():
+        low = x.to(dt)
+        if rule.inputs[name].structure in SYMMETRIC_STRUCTURES:
+            low = (low + low.T) / 2
+        out[name] = low
+    return out

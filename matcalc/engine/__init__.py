@@ -1,0 +1,1 @@
+"""The engine: settings resolved once, the check's plan, the verdict, and ``check()`` itself."""

@@ -1,0 +1,1 @@
+"""Fast implementations of closed forms: torch loops on CPU, Triton kernels on CUDA."""

@@ -1,0 +1,150 @@
+"""Rule: one claim about a derivative, with its domain, layout, statement and source.
+
+Example::
+
+    >>> import matcalc as mc
+    >>> rule = mc.Rule(
+    ...     name="linear_map",
+    ...     f=lambda x, A: A @ x,
+    ...     derivative=lambda x, A: A,
+    ...     wrt="x",
+    ...     inputs={"x": mc.vector("n"), "A": mc.matrix("m", "n")},
+    ...     latex=r"D(Ax) = A",
+    ...     source="seed",
+    ... )
+    >>> rule.dims()
+    ['m', 'n']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+import torch
+
+from matcalc.errors import MatcalcError
+from matcalc.model.domains import Domain
+
+Layout = Literal["numerator", "denominator"]
+Kind = Literal["jacobian", "hessian", "differential"]
+LAYOUTS: tuple[str, ...] = ("numerator", "denominator")
+KINDS: tuple[str, ...] = ("jacobian", "hessian", "differential")
+TensorFn = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """A claim: the derivative of ``f`` with respect to input ``wrt`` is ``derivative``.
+
+    ``f`` and ``derivative`` are called with the inputs as keyword arguments.
+
+    Kinds:
+      * ``"jacobian"`` (default): ``derivative`` returns the Jacobian in ``layout``.
+        Numerator layout has shape ``f.shape + wrt.shape`` (torch's ``jacobian``); denominator
+        layout has shape ``wrt.shape + f.shape`` (the gradient, nabla f = Df^T).
+      * ``"hessian"``: f is scalar and ``derivative`` returns the Hessian, shape
+        ``wrt.shape + wrt.shape``.
+      * ``"differential"``: ``wrt`` may be a tuple of inputs; ``derivative`` also receives a
+        direction ``d<name>`` for each of them and returns the directional derivative ``df``,
+        shape ``f.shape`` (Cookbook differentials such as d(XY) = dX Y + X dY).
+
+    ``jvp(v, **inputs)`` and ``vjp(u, **inputs)`` are optional matrix-free forms of the claim
+    (``D v`` and ``u^T D`` in numerator layout), used by the probe oracle at large n.
+    ``fast`` is an optional faster implementation of ``derivative`` (same signature and value);
+    benchmarks time it, and the tests verify it against ``derivative``.
+
+    An erratum has ``refuted=True``: a published claim that is wrong, kept so that it is seen to
+    fail. ``flaw`` says what is wrong with it and ``correct`` names the rule that fixes it.
+    """
+
+    name: str
+    f: TensorFn
+    derivative: TensorFn
+    wrt: str | tuple[str, ...]
+    inputs: Mapping[str, Domain]
+    layout: Layout = "numerator"
+    latex: str = ""
+    source: str = ""
+    conditions: str = ""
+    kind: Kind = "jacobian"
+    refuted: bool = False
+    flaw: str = ""
+    correct: str = ""
+    jvp: TensorFn | None = None
+    vjp: TensorFn | None = None
+    fast: TensorFn | None = None
+    section: str = field(default="")
+
+    def __post_init__(self) -> None:
+        where = f"rule {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise MatcalcError(
+                f"rule name {self.name!r} must be a non-empty string, e.g. 'd tr(AXB)/dX = AᵀBᵀ'"
+            )
+        if not callable(self.f) or not callable(self.derivative):
+            raise MatcalcError(f"{where}: f and derivative must be callables")
+        if not isinstance(self.inputs, Mapping) or not all(
+            isinstance(d, Domain) for d in self.inputs.values()
+        ):
+            raise MatcalcError(
+                f"{where}: inputs must map names to domains, e.g. {{'x': mc.vector('n')}}"
+            )
+        object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+        if self.layout not in LAYOUTS:
+            raise MatcalcError(f"{where}: layout {self.layout!r} is not one of {LAYOUTS}")
+        if self.kind not in KINDS:
+            raise MatcalcError(f"{where}: kind {self.kind!r} is not one of {KINDS}")
+        wrts = self.wrt_names
+        if self.kind != "differential" and not isinstance(self.wrt, str):
+            raise MatcalcError(f"{where}: wrt must be one input name (a tuple needs kind='differential')")
+        for w in wrts:
+            if w not in self.inputs:
+                raise MatcalcError(
+                    f"{where}: wrt={w!r} is not among the inputs {sorted(self.inputs)}; "
+                    "name one of them"
+                )
+        for name, dom in self.inputs.items():
+            if dom.distinct_from is not None and dom.distinct_from not in self.inputs:
+                raise MatcalcError(
+                    f"{where}: input {name!r} is distinct_from={dom.distinct_from!r}, "
+                    "which is not an input"
+                )
+        if self.refuted and not self.flaw:
+            raise MatcalcError(f"{where}: an erratum (refuted=True) must say its flaw")
+
+    @property
+    def wrt_names(self) -> tuple[str, ...]:
+        return (self.wrt,) if isinstance(self.wrt, str) else tuple(self.wrt)
+
+    def dims(self) -> list[str]:
+        """The symbolic dims the rule's inputs use, sorted."""
+        out: set[str] = set()
+        for dom in self.inputs.values():
+            out |= dom.dims()
+        return sorted(out)
+
+    def describe_inputs(self) -> str:
+        return "; ".join(f"{k}: {d.describe()}" for k, d in self.inputs.items())
+
+
+def layout_swap(claim: torch.Tensor, out_shape: tuple[int, ...],
+                wrt_shape: tuple[int, ...]) -> torch.Tensor | None:
+    """Read a claim of shape wrt.shape + f.shape as numerator layout (f.shape + wrt.shape)."""
+    if tuple(claim.shape) != tuple(wrt_shape) + tuple(out_shape):
+        return None
+    nw = len(wrt_shape)
+    perm = list(range(nw, claim.ndim)) + list(range(nw))
+    return claim.permute(perm)
+
+
+def to_numerator(rule: Rule, claim: torch.Tensor, out_shape: tuple[int, ...],
+               wrt_shape: tuple[int, ...]) -> torch.Tensor:
+    """The claim in numerator layout, or unchanged when its shape does not fit the layout."""
+    if rule.layout == "denominator" and rule.kind == "jacobian":
+        swapped = layout_swap(claim, out_shape, wrt_shape)
+        if swapped is not None:
+            return swapped
+    return claim

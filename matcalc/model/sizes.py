@@ -1,0 +1,63 @@
+"""Size assignments: scaling a rule's dims to a target n, and the second default assignment.
+
+Dims stay at least 2 and pairwise distinct, in the order of their default sizes, so that no matrix
+is 1 x 1 (trivially symmetric, diagonal, ...) and no transposed claim passes because a matrix
+happens to be square. A target too small for that is refused.
+
+Example::
+
+    >>> scaled_sizes(["m", "n"], 64)
+    {'m': 38, 'n': 64}
+    >>> second_sizes({"m": 3, "n": 5})
+    {'m': 5, 'n': 7}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from matcalc.errors import MatcalcError
+from matcalc.model.domains import DEFAULT_SIZES
+
+# The second default assignment shifts every dim by this much: the order and distinctness of the
+# defaults are kept, and a size baked into a claim (torch.eye(5)) meets a different n.
+SECOND_SHIFT = 2
+
+
+def _ratio(d: str, i: int) -> float:
+    return DEFAULT_SIZES.get(d, 5 + i) / DEFAULT_SIZES["n"]
+
+
+def scaled_sizes(dims: Iterable[str], n: int) -> dict[str, int]:
+    """``n`` for dim "n"; other dims keep their default ratio to n (m = 3n/5, k = 4n/5, ...),
+    at least 2, distinct and in the defaults' order."""
+    names = sorted(dims, key=lambda d: (d != "n", d))
+    ratios = {d: _ratio(d, i) for i, d in enumerate(names)}
+    out: dict[str, int] = {}
+    prev = 1
+    for d in sorted(names, key=lambda d: (ratios[d], d)):
+        size = n if d == "n" else max(2, round(n * ratios[d]))
+        size = max(size, prev + 1)
+        out[d] = size
+        prev = size
+    if "n" in out and out["n"] != n:
+        smallest = next(m for m in range(n + 1, n + 64) if _fits(names, m))
+        raise MatcalcError(
+            f"n={n} is too small for dims {', '.join(sorted(names))}: they must stay distinct and at "
+            f"least 2 (a 1 x 1 or accidentally square matrix makes a structure trivial); use n >= "
+            f"{smallest}"
+        )
+    return dict(sorted(out.items()))
+
+
+def _fits(names: list[str], n: int) -> bool:
+    try:
+        scaled_sizes(names, n)
+    except MatcalcError:
+        return False
+    return True
+
+
+def second_sizes(first: Mapping[str, int]) -> dict[str, int]:
+    """The second size assignment a default check runs at."""
+    return {d: s + SECOND_SHIFT for d, s in first.items()}

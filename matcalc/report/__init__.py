@@ -1,0 +1,1 @@
+"""Front-end outputs: the report table, the catalog page, the sweep, plots, strict JSON."""
