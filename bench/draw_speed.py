@@ -30,7 +30,7 @@ from tabulate import tabulate
 import matcalc as mc
 from matcalc.draws import large as sampling
 from matcalc.draws import philox
-from matcalc.model.domains import draw
+from matcalc.draws.samplers import draw
 from matcalc.perf.timing import median_time
 
 CPU = torch.device("cpu")

@@ -11,7 +11,7 @@ import torch
 import matcalc as mc
 from matcalc.draws import large as sampling
 from matcalc.draws import philox
-from matcalc.model.domains import draw
+from matcalc.draws.samplers import draw
 
 N = 80  # 6400 entries: above the lowered threshold
 

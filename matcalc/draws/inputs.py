@@ -18,7 +18,8 @@ from collections.abc import Mapping
 
 import torch
 
-from matcalc.model.domains import Domain, draw
+from matcalc.draws.samplers import draw
+from matcalc.model.domains import Domain
 from matcalc.model.rule import Rule
 
 
