@@ -108,7 +108,7 @@ def warmed_up() -> None:
 @pytest.mark.parametrize(("name", "oracle"), FREED)
 def test_a_check_frees_its_inputs_when_it_returns(warmed_up: None, monkeypatch: pytest.MonkeyPatch,
                                                   name: str, oracle: str) -> None:
-    check_module = sys.modules["matcalc.check"]
+    check_module = sys.modules["matcalc.engine.check"]
     drawn: list[weakref.ref[torch.Tensor]] = []
     original = check_module.draw_inputs
 

@@ -103,7 +103,7 @@ def test_report_json_nonfinite_error_is_null(monkeypatch: pytest.MonkeyPatch, ca
         res.error, res.passed = float("inf"), False
         return res
 
-    monkeypatch.setattr(matcalc.report, "check", infinite)
+    monkeypatch.setattr(matcalc.report.table, "check", infinite)
     assert main(["report", "--rule", "slip_trace_AX_is_A", "--device", "cpu", "--dtype", "float64", "--format", "json",
                  "--no-timing", "--quiet"]) == 0
     row = strict_loads(capsys.readouterr().out)[0]
@@ -267,7 +267,7 @@ def test_inconclusive_exits_3_and_is_counted_apart(monkeypatch: pytest.MonkeyPat
             res.passed, res.inconclusive = False, "overflow in float32"
         return res
 
-    monkeypatch.setattr(matcalc.report, "check", undecided)
+    monkeypatch.setattr(matcalc.report.table, "check", undecided)
     assert main(["report", "--rule", "linear_map", "--device", "cpu", "--no-timing", "--quiet"]) == 3
     out = capsys.readouterr().out
     assert "2 checks: 1 pass, 0 failed, 1 inconclusive" in out

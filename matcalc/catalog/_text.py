@@ -2,7 +2,7 @@
 
 Example::
 
-    >>> from matcalc.domains import matrix
+    >>> from matcalc.model.domains import matrix
     >>> rule = text_rule("demo_trace_XA", f="tr(X @ A)", derivative="A.T", wrt="X",
     ...                  inputs={"X": matrix("n", "m"), "A": matrix("m", "n")})
     >>> print(rule.latex)

@@ -2,7 +2,7 @@
 
 Example::
 
-    >>> from matcalc.bench import BenchRow
+    >>> from matcalc.perf.scaling import BenchRow
     >>> row = BenchRow("linear_map", "closed_form", 64, "cpu", "float32", 2e-6)
     >>> print(render_bench([row], "plain").splitlines()[1].split())
     ['linear_map', '64', 'closed_form', '0.002', 'ms', '-', '-', '-', '-', '-', '-', '-']
