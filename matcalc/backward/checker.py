@@ -1,6 +1,12 @@
 """check_backward(): the backward autograd runs through ``fn`` is the claim; the truth comes from
 ``reference``'s autograd, or from ``fn``'s forward alone, never from that backward.
 
+A backward is one more kind of claim, decided by the engine's pieces: the settings are resolved
+by :func:`matcalc.engine.settings.resolve_settings`, the memory guard runs before any draw, the
+inputs come from :func:`matcalc.draws.inputs.draw_domains`, every comparison is a
+:class:`~matcalc.oracles.base.Measurement` decided by :func:`matcalc.engine.verdict.judge` (one
+relative error, one resolution guard), and the result is a :class:`~matcalc.core.result.Result`.
+
 Example::
 
     >>> import torch, matcalc as mc
@@ -22,9 +28,7 @@ Example::
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import torch
 
@@ -32,76 +36,28 @@ from matcalc.backward import bug_probes as bugs
 from matcalc.backward import fn_calls as run
 from matcalc.backward import truth
 from matcalc.backward.gradient_hints import Context, gradient_hints
-from matcalc.backward.judge import FACTOR, FDJudge, Judge, ReferenceJudge, failing, finite, relative_error
-from matcalc.core.result import Result
-from matcalc.core.tolerance import tolerance
-from matcalc.draws.inputs import draw_inputs
-from matcalc.engine.settings import resolve_device, resolve_dtype, resolve_sizes
+from matcalc.backward.judge import ALL, FACTOR, FDTruth, ReferenceTruth, Truth, finite
+from matcalc.backward.result import BackwardResult
+from matcalc.core.guards import SMALL_BYTES, nbytes, same_values
+from matcalc.core.tolerance import relative_error, tolerance
+from matcalc.diagnosis.kink import kink
+from matcalc.draws.inputs import draw_domains, input_bytes
+from matcalc.engine.settings import Settings, require_memory, resolve_settings
+from matcalc.engine.verdict import Verdict, judge
 from matcalc.errors import MatcalcError
 from matcalc.model.domains import Domain
-from matcalc.model.rule import Rule
-from matcalc.oracles import memory_budget as budget_for
+from matcalc.oracles.base import Measurement
 
 Fn = Callable[..., object]
 DEFAULT_PROBES = 3
-# Finite differences below this resolution decide a check; coarser ones make it inconclusive.
-MAX_RESOLUTION = 0.1
+# The float64 truth holds copies of inputs, activations and gradients: about 8 float64 copies of
+# the inputs, by the layers checked here.
+TRUTH_COPIES = 8
+# A reference whose autograd disagrees with finite differences of its own forward by more than
+# this many times their measured error hides part of its computation from autograd.
+CONFIRM_MARGIN = 100.0
 
-
-@dataclass
-class BackwardResult(Result):
-    """A :class:`~matcalc.Result` for a backward: per-input errors and the bug probes' verdicts."""
-
-    grad_errors: dict[str, float] = field(default_factory=dict)
-    grad_tolerances: dict[str, float] = field(default_factory=dict)
-    probes_run: dict[str, str] = field(default_factory=dict)
-
-    def context(self) -> str:
-        dims = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "no dims"
-        return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, truth={self.oracle}"
-
-    def __str__(self) -> str:
-        head = f"{self.outcome.upper()} {self.rule} [{self.context()}]: "
-        if self.inconclusive:
-            head += self.inconclusive
-        else:
-            sign = "<=" if self.error <= self.tolerance else ">"
-            head += f"relative error {self.error:.3g} {sign} tolerance {self.tolerance:.3g}"
-        lines = [head]
-        if self.message:
-            lines.append(f"  {self.message}")
-        lines.extend(f"  hint: {h}" for h in self.hints)
-        if self.grad_errors and not self.passed:
-            lines.append("  gradients: " + ", ".join(
-                f"{n} {e:.3g} {'<=' if e <= self.grad_tolerances.get(n, 0) else '>'} "
-                f"{self.grad_tolerances.get(n, math.nan):.3g}" for n, e in self.grad_errors.items()))
-        if self.probes_run:
-            lines.append("  checks: " + "; ".join(f"{k} {v}" for k, v in self.probes_run.items()))
-        return "\n".join(lines)
-
-
-def _stub(fn: Fn, inputs: Mapping[str, Domain], wrt: str | Sequence[str] | None,
-          name: str | None) -> tuple[Rule, tuple[str, ...]]:
-    owner = getattr(fn, "__self__", None)  # MyFunction.apply: name it MyFunction
-    label = name or (owner.__name__ if isinstance(owner, type) else None) or getattr(
-        fn, "__qualname__", None) or getattr(fn, "__name__", None) or "fn"
-    label = re.sub(r"\W+", "_", str(label).replace(".apply", "")).strip("_") or "fn"
-    if label[0].isdigit():
-        label = "fn_" + label
-    if not isinstance(inputs, Mapping) or not inputs:
-        raise MatcalcError(f"check_backward({label}): inputs= must map names to domains, e.g. "
-                           "{'x': mc.matrix('b', 'n'), 'w': mc.vector('n')}")
-    if not callable(fn):
-        raise MatcalcError(f"check_backward({label}): fn must be callable, got {type(fn).__name__}")
-    names = tuple(inputs) if wrt is None else ((wrt,) if isinstance(wrt, str) else tuple(wrt))
-    for w in names:
-        if w not in inputs:
-            raise MatcalcError(f"check_backward({label}): wrt={w!r} is not among the inputs "
-                               f"{sorted(inputs)}; name one of them")
-    if not names:
-        raise MatcalcError(f"check_backward({label}): wrt= names no input")
-    rule = Rule(name=label, f=fn, derivative=fn, wrt=names[0], inputs=inputs)  # type: ignore[arg-type]
-    return rule, names
+__all__ = ["BackwardResult", "check_backward"]
 
 
 def check_backward(
@@ -118,156 +74,309 @@ def check_backward(
     probes: int = DEFAULT_PROBES,
     memory_budget: int | None = None,
 ) -> BackwardResult:
-    """Check the backward autograd runs through ``fn`` (its vjp, and its jvp where it has one).
+    """Check the backward that autograd runs through ``fn``, and its jvp where it has one.
 
-    ``fn`` is called positionally with the inputs drawn from ``inputs`` (in that order) and may
-    return a tensor or a tuple of tensors. ``wrt`` names the inputs whose gradients are checked
-    (all of them by default). With ``reference`` (a plain-PyTorch forward) the truth is its
-    autograd in float64, and fn's forward must match it; without one, the truth is central
-    differences of fn's forward along ``probes`` random directions, in float64 when fn accepts
-    float64, else in fn's dtype with the resolution stated. A wrong backward is a failed result;
-    misuse raises :class:`~matcalc.MatcalcError`.
+    >>> import torch, matcalc as mc
+    >>> wrong = lambda x: x.exp().detach() + 2 * x - 2 * x.detach()   # d/dx says 2, truth is exp
+    >>> mc.check_backward(wrong, inputs={"x": mc.vector("n")}, reference=torch.exp).outcome
+    'fail'
+
+    Args:
+        fn: the function whose backward is checked: an ``autograd.Function``'s ``.apply``, a
+            ``torch.library`` custom op, or any callable of tensors. It is called positionally
+            with the inputs drawn from ``inputs``, in that order, and returns a tensor or a
+            tuple of tensors.
+        inputs: name -> domain (``mc.vector("n")``, ``mc.matrix("b", "n")``, ...).
+        reference: a plain-PyTorch forward of the same function. The truth is then its autograd in
+            float64, and ``fn``'s forward must match it. Without one, the truth is central
+            differences of ``fn``'s forward along ``probes`` random directions, in float64 when
+            ``fn`` accepts float64, else in ``fn``'s dtype with the resolution stated.
+        wrt: the inputs whose gradients are checked (all of them by default).
+        name: the name results and messages use (default: fn's).
+        device, dtype, sizes, seed, probes, memory_budget: as for :func:`matcalc.check`.
+
+    Returns:
+        A :class:`BackwardResult`: ``outcome`` is "pass", "fail" or "inconclusive";
+        ``grad_errors`` and ``grad_tolerances`` hold one entry per input (or "(all inputs)"
+        without a reference), ``probes_run`` the verdict of each classic-bug probe.
+
+    Raises:
+        MatcalcError: misuse: fn not callable (or an ``autograd.Function`` class instead of its
+            ``.apply``), ``reference`` that is fn itself, ``wrt`` not among the inputs, bad
+            settings, a check over the memory budget (refused before anything is drawn), fn's
+            forward raising or changing its inputs, fn or the reference not being a function of
+            their inputs, a reference that hides computation from autograd. A wrong backward
+            (including one that raises) is a failed result, never an exception.
     """
-    rule, names = _stub(fn, inputs, wrt, name)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise MatcalcError(f"check_backward({rule.name}): seed must be an int in [0, 2**63), got {seed!r}")
-    if isinstance(probes, bool) or not isinstance(probes, int) or probes < 1:
-        raise MatcalcError(f"check_backward({rule.name}): probes must be a positive int, got {probes!r}")
-    if reference is not None and not callable(reference):
-        raise MatcalcError(f"check_backward({rule.name}): reference must be a callable (a plain-"
-                           f"PyTorch forward), got {type(reference).__name__}")
-    dev, dt, sz = resolve_device(rule, device), resolve_dtype(rule, dtype), resolve_sizes(rule, sizes)
-    from matcalc.engine.check import ENGINE_LOCK
+    label = _label(fn, name)
+    subject = f"check_backward({label})"
+    names = _validate(subject, fn, inputs, reference, wrt)
+    settings = resolve_settings(repr(label), inputs, device=device, dtype=dtype, sizes=sizes, seed=seed,
+                                probes=probes, memory_budget=memory_budget)
+    need = TRUTH_COPIES * input_bytes(inputs, settings.sizes, torch.float64)
+    require_memory(settings, need, "the float64 truth", "use smaller sizes= or raise memory_budget")
+    from matcalc.engine.check import ENGINE_LOCK  # forward-mode AD state is process-wide
 
     with ENGINE_LOCK:
-        res = _Check(fn, reference, rule, names, dev, dt, sz, seed, probes, memory_budget).run()
-    if not res.passed and not res.inconclusive and dev.type == "cuda":
+        res = _Check(fn, reference, label, dict(inputs), names, settings).run()
+    if not res.passed and not res.inconclusive and settings.device.type == "cuda":
         on_cpu = check_backward(fn, inputs=inputs, reference=reference, wrt=wrt, name=name,
-                                device="cpu", dtype=dt, sizes=sz, seed=seed, probes=probes)
+                                device="cpu", dtype=settings.dtype, sizes=settings.sizes, seed=seed,
+                                probes=probes)
         if on_cpu.passed:
             res.hints.insert(0, "wrong only on cuda: the same check passes on cpu")
     return res
 
 
-class _Check:
-    """One check_backward run; its steps share the drawn inputs, grad_outputs and the judge."""
+def _label(fn: object, name: str | None) -> str:
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise MatcalcError(f"check_backward: name= must be a non-empty string, got {name!r}")
+        return name
+    owner = getattr(fn, "__self__", None)  # MyFunction.apply: name it MyFunction
+    label = (owner.__name__ if isinstance(owner, type) else None) or getattr(
+        fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return str(label).replace(".apply", "")
 
-    def __init__(self, fn: Fn, reference: Fn | None, rule: Rule, names: tuple[str, ...],
-                 dev: torch.device, dt: torch.dtype, sz: dict[str, int], seed: int, probes: int,
-                 memory_budget: int | None) -> None:
-        self.fn, self.reference, self.rule, self.names = fn, reference, rule, names
-        self.dev, self.dt, self.sz, self.seed, self.k = dev, dt, sz, seed, probes
-        self.memory_budget = memory_budget
-        dims = ", ".join(f"{k}={v}" for k, v in sz.items()) or "no dims"
-        self.where = f"while checking {rule.name!r} at {dims} on {dev.type}/{_name(dt)}"
-        self.size = max(sz.values(), default=1)
-        self.floor = tolerance(dt, self.size)
-        self.gen = torch.Generator(device=dev)
-        self.gen.manual_seed(seed + 1_000_003)  # directions: independent of the input stream
+
+def _validate(subject: str, fn: object, inputs: object, reference: object,
+              wrt: object) -> tuple[str, ...]:
+    if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):
+        raise MatcalcError(f"{subject}: fn is the autograd.Function class; pass {fn.__name__}.apply")
+    if not callable(fn):
+        raise MatcalcError(f"{subject}: fn must be callable, got {type(fn).__name__}")
+    if not isinstance(inputs, Mapping) or not inputs or not all(
+            isinstance(k, str) and isinstance(v, Domain) for k, v in inputs.items()):
+        raise MatcalcError(f"{subject}: inputs= must map names to domains, e.g. "
+                           "{'x': mc.matrix('b', 'n'), 'w': mc.vector('n')}")
+    if reference is not None:
+        if isinstance(reference, type) and issubclass(reference, torch.autograd.Function):
+            raise MatcalcError(f"{subject}: reference is an autograd.Function class; pass a plain-"
+                               "PyTorch forward of the same function")
+        if not callable(reference):
+            raise MatcalcError(f"{subject}: reference must be a callable (a plain-PyTorch forward), "
+                               f"got {type(reference).__name__}")
+        if reference is fn or _same_function(reference, fn):
+            raise MatcalcError(f"{subject}: reference is fn itself, so its backward would be judged "
+                               "against itself; pass an independent plain-PyTorch forward, or leave "
+                               "reference=None to use finite differences of fn's forward")
+    if wrt is None:
+        names: tuple[object, ...] = tuple(inputs)
+    elif isinstance(wrt, str):
+        names = (wrt,)
+    elif isinstance(wrt, Sequence):
+        names = tuple(wrt)
+    else:
+        raise MatcalcError(f"{subject}: wrt= must be an input name or a list of them, got {wrt!r}")
+    if not names:
+        raise MatcalcError(f"{subject}: wrt= names no input")
+    for w in names:
+        if not isinstance(w, str) or w not in inputs:
+            raise MatcalcError(f"{subject}: wrt={w!r} is not among the inputs {sorted(inputs)}; "
+                               "name one of them")
+    return tuple(str(w) for w in names)
+
+
+def _same_function(a: object, b: object) -> bool:
+    """Two bound ``.apply``s of one autograd.Function class are the same function."""
+    owner = getattr(b, "__self__", None)
+    return isinstance(owner, type) and getattr(a, "__self__", None) is owner and \
+        getattr(a, "__name__", None) == getattr(b, "__name__", None)
+
+
+class _Check:
+    """One check_backward run; its steps share the drawn inputs, grad_outputs and the truth."""
+
+    def __init__(self, fn: Fn, reference: Fn | None, label: str, domains: dict[str, Domain],
+                 names: tuple[str, ...], settings: Settings) -> None:
+        self.fn, self.reference, self.domains, self.names = fn, reference, domains, names
+        self.s = settings
+        self.dev, self.dt, self.sz = settings.device, settings.dtype, settings.sizes
+        self.where = settings.where
+        self.size = max(self.sz.values(), default=1)
+        self.floor = tolerance(self.dt, self.size)
+        self.gen = torch.Generator(device=self.dev)
+        self.gen.manual_seed((settings.seed + 1_000_003) % 2**63)  # independent of the input stream
+        self.failed: list[str] = []
+        self.res = BackwardResult(
+            rule=label, passed=False, error=math.inf, tolerance=self.floor,
+            oracle="reference" if reference else "finite differences", device=self.dev.type,
+            dtype=_name(self.dt), sizes=self.sz, seed=settings.seed)
 
     # ---- the run -------------------------------------------------------------------------------
     def run(self) -> BackwardResult:
-        x = draw_inputs(self.rule, self.sz, self.dev, self.dt, self.seed)
-        self._guard_memory(x)
+        x = draw_domains(self.domains, self.sz, self.dev, self.dt, self.s.seed)
         self.x = x
-        res = BackwardResult(rule=self.rule.name, passed=False, error=math.inf, tolerance=self.floor,
-                             oracle="reference" if self.reference else "finite differences",
-                             device=self.dev.type, dtype=_name(self.dt), sizes=self.sz, seed=self.seed)
-        self.res = res
-        outs, leaves = run.forward(self.fn, x, self.names, self.where)
+        res = self.res
+        outs, leaves = self._forward(self.fn, x, "fn")
         self.outs = outs
-        idx = run.differentiable(outs)
-        if not idx:
+        ref_outs = None
+        if self.reference is not None:
+            ref_outs = self._reference_outputs(x)
+            if ref_outs is None:
+                return self._done()
+        wanted = set(run.differentiable(outs))
+        if ref_outs is not None:
+            wanted |= {i for i, o in enumerate(ref_outs) if o.requires_grad and outs[i].is_floating_point()}
+        if not wanted:
             raise MatcalcError(f"{self.where}: none of fn's outputs depends differentiably on "
                                f"{list(self.names)}; check wrt= and that fn returns floating tensors")
-        self.G = [bugs.grad_output(o.shape, self.gen, o.dtype, self.dev) if i in idx else None
+        self.G = [bugs.grad_output(o.shape, self.gen, o.dtype, self.dev) if i in wanted else None
                   for i, o in enumerate(outs)]
         if not all(finite(o.detach()) for o in outs if o.is_floating_point()):
             res.inconclusive = (f"fn's forward is not finite at these inputs in {_name(self.dt)} "
                                 "(overflow, or an input outside fn's domain)")
-            return self._done(x)
+            return self._done()
         claim = run.vjp(outs, leaves, self.G, retain=True)
         if isinstance(claim, run.Broken):
             res.message = f"fn's backward raised {claim.describe()}"
             hint = run.shape_hint(claim, list(leaves))
             res.hints = [hint] if hint else []
-            return self._done(x)
-        judge = self._judge(x)
-        if judge is None or res.inconclusive:
-            return self._done(x)
-        self.judge = judge
-        errors = judge.errors(claim)
-        res.grad_errors, res.grad_tolerances = errors, dict(judge.tolerance)
-        res.error = max(errors.values())
-        res.tolerance = max(judge.tolerance.values())
+            return self._done()
+        found = self._truth(x)
+        if found is None:
+            return self._done()
+        self.truth = found
+        verdicts = self._decide(found, claim)
+        res.grad_errors = {k: v.error for k, v in verdicts.items()}
+        res.grad_tolerances = dict(found.tolerance)
+        res.error = max(res.grad_errors.values())
+        res.tolerance = max(found.tolerance.values())
         if res.low_precision is not None:
             res.low_precision["claim"] = res.error
-        bad = failing(judge, errors)
-        res.probes_run["grad_output (random, non-unit)"] = "fail" if bad else "pass"
+        bad = [k for k, v in verdicts.items() if not v.passed and not v.inconclusive]
+        undecided = [v.inconclusive for v in verdicts.values() if v.inconclusive]
+        self._probe("grad_output (random, non-unit)", "fail" if bad else (
+            f"inconclusive ({undecided[0]})" if undecided else "pass"), failed=bool(bad))
         self._second_call(outs, leaves, claim)
+        self._grad_output_layout(outs, leaves, claim)
         self._layouts(x)
         self._broadcast(x)
+        self._one_at_a_time(x)
         self._jvp(x)
-        failed = [k for k, v in res.probes_run.items() if not (v == "pass" or v.startswith("skipped"))]
-        res.passed = not failed
         if bad:
-            self._diagnose(claim, bad, outs, leaves)
-        elif failed:
+            self._diagnose(claim, bad, verdicts, outs, leaves)
+        elif self.failed:
             res.message = ("the gradients are right at the drawn inputs, but these checks fail: "
-                           + ", ".join(failed))
-        return self._done(x)
+                           + ", ".join(self.failed))
+        elif undecided:
+            res.inconclusive = undecided[0]
+        res.passed = not bad and not self.failed and not undecided
+        return self._done()
 
-    def _done(self, x: dict[str, torch.Tensor]) -> BackwardResult:
+    def _done(self) -> BackwardResult:
         if not self.res.passed:
-            self.res.counterexample = {k: v.detach().cpu() for k, v in x.items()}
+            self.res.counterexample = {k: v.detach().cpu() for k, v in self.x.items()}
         return self.res
 
-    def _guard_memory(self, x: Mapping[str, torch.Tensor]) -> None:
-        # The float64 truth holds copies of inputs, activations and gradients: about 8 float64
-        # copies of the inputs, by the layers checked here.
-        need = 8 * 8 * sum(v.numel() for v in x.values())
-        budget = budget_for(self.dev, self.memory_budget)
-        if need > budget:
-            raise MatcalcError(f"{self.where}: the float64 truth would take about {need / 2**20:.0f} "
-                               f"MiB, over the memory budget of {budget / 2**20:.0f} MiB: use smaller "
-                               "sizes= or raise memory_budget")
+    def _probe(self, key: str, verdict: str, *, failed: bool = False) -> None:
+        self.res.probes_run[key] = verdict
+        if failed:
+            self.failed.append(key)
+
+    def _decide(self, found: Truth, grads: Mapping[str, torch.Tensor]) -> dict[str, Verdict]:
+        return {k: judge(m) for k, m in found.measurements(grads).items()}
+
+    # ---- calling fn and the reference, guarded -------------------------------------------------
+    def _forward(self, f: Fn, x: Mapping[str, torch.Tensor], who: str
+                 ) -> tuple[tuple[torch.Tensor, ...], dict[str, torch.Tensor]]:
+        """f's forward with graph; it must not change its inputs and must be a function of them."""
+        where = self.where if who == "fn" else f"{self.where}, in the {who}"
+        outs, leaves = run.forward(f, x, self.names, where)
+        self._unchanged(who, x, leaves)
+        if nbytes(x) <= SMALL_BYTES:
+            again, _ = run.forward(f, x, self.names, self.where)
+            for i, (a, b) in enumerate(zip(outs, again, strict=True)):
+                if a.shape != b.shape or (a.is_floating_point() and not same_values(
+                        b.detach(), a.detach(), self.floor)):
+                    raise MatcalcError(
+                        f"{who} gives different values on the same inputs (output {i}; {self.where}): "
+                        "it is not a function of its inputs (dropout in training mode? the global "
+                        "RNG? state kept between calls?); make it deterministic")
+        return outs, leaves
+
+    def _unchanged(self, who: str, x: Mapping[str, torch.Tensor], leaves: Mapping[str, torch.Tensor]) -> None:
+        for n, leaf in leaves.items():
+            if leaf._version != 0 or not torch.equal(leaf.detach(), x[n]):
+                raise MatcalcError(f"{who} changes its input {n!r} in place ({self.where}): a "
+                                   "function under check must leave its inputs as they are; "
+                                   "work on a copy (x = x.clone()) or use out-of-place ops")
+
+    def _reference_outputs(self, x: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, ...] | None:
+        assert self.reference is not None
+        cast = truth.upcast(x, torch.float64)
+        ref_outs, _ = self._forward(self.reference, cast, "reference")
+        if len(ref_outs) != len(self.outs):
+            self.res.message = (f"fn returns {len(self.outs)} outputs, the reference {len(ref_outs)}: "
+                                "fn's forward does not match the reference")
+            return None
+        for i, (o, r) in enumerate(zip(self.outs, ref_outs, strict=True)):
+            if tuple(o.shape) != tuple(r.shape):
+                self.res.message = (f"output {i} of fn has shape {tuple(o.shape)}, the reference's "
+                                    f"{tuple(r.shape)}: fn's forward does not match the reference")
+                return None
+        return ref_outs
 
     # ---- the truth -----------------------------------------------------------------------------
-    def _judge(self, x: dict[str, torch.Tensor]) -> Judge | None:
+    def _truth(self, x: dict[str, torch.Tensor]) -> Truth | None:
         if self.reference is not None:
             self.res.why_oracle = ("reference= given: its autograd at the same input values, in float64"
                                    + ("" if self.dt == torch.float64 else
                                       f"; the tolerance scales with its own error in {_name(self.dt)}"))
-            return self._reference_judge(x)
-        judge = self._fd_judge(x)
-        self.res.why_oracle = ("no reference=: central differences (one Richardson step) of fn's forward "
-                               f"along {self.k} random directions, in "
-                               f"{_name(judge.fd.dtype) if judge else 'the dtype fn accepts'}")
-        return judge
+            found = self._reference_truth(x)
+            if found is not None and not self._confirm_reference(x, found):
+                return None
+            return found
+        fd_truth = self._fd_truth(x)
+        self.res.why_oracle = ("no reference=: central differences (one Richardson step, its error "
+                               f"measured in each direction) of fn's forward along {self.s.probes} random "
+                               "directions, in "
+                               f"{_name(fd_truth.fd.dtype) if fd_truth else 'the dtype fn accepts'}")
+        return fd_truth
 
-    def _reference_judge(self, x: dict[str, torch.Tensor], *, tol: Mapping[str, float] | None = None,
-                         check_forward: bool = True) -> ReferenceJudge | None:
+    def _reference_truth(self, x: dict[str, torch.Tensor], *, tol: Mapping[str, float] | None = None,
+                         check_forward: bool = True) -> ReferenceTruth | None:
         assert self.reference is not None
         res = self.res
         ref64 = truth.reference_vjp(self.reference, x, self.names, self.G, torch.float64, self.where)
-        if len(ref64.outputs) != len(self.outs):
-            res.message = (f"fn returns {len(self.outs)} outputs, the reference {len(ref64.outputs)}: "
-                           "fn's forward does not match the reference")
-            return None
         if not all(finite(g) for g in ref64.grads.values()):
             res.inconclusive = "the reference's own gradient is not finite at these inputs"
             return None
         low = None if self.dt == torch.float64 or tol is not None else truth.reference_vjp(
             self.reference, x, self.names, self.G, self.dt, self.where)
+        found = ReferenceTruth(ref64.grads, {})
         if tol is None:
-            own = {n: 0.0 if low is None else relative_error(low.grads[n], ref64.grads[n])
+            own = {n: 0.0 if low is None else relative_error(low.grads[n], ref64.grads[n],
+                                                             floor=found.floor(n))
                    for n in self.names}
             tol = {n: FACTOR * own[n] + self.floor for n in self.names}
             if low is not None:
                 res.low_precision = {"autograd": max(own.values()), "factor": FACTOR}
+        found.tolerance = dict(tol)
         if check_forward and not self._forward_matches(ref64.outputs, None if low is None else low.outputs):
             return None
-        return ReferenceJudge(ref64.grads, dict(tol))
+        return found
+
+    def _confirm_reference(self, x: dict[str, torch.Tensor], found: ReferenceTruth) -> bool:
+        """The reference's autograd is the truth only if autograd sees all of the reference:
+        central differences of its forward along one random direction must agree with it."""
+        assert self.reference is not None
+        d = {n: torch.randn(x[n].shape, generator=self.gen, dtype=torch.float64, device=self.dev)
+             for n in self.names}
+        fd = truth.fd_probes(self.reference, x, self.G, [d], torch.float64, f"{self.where}, in the reference")
+        if not finite(fd.values) or not finite(fd.errors):
+            return True  # no confident finite differences here: nothing to contradict autograd
+        auto = truth.along(found.truth, fd.directions)
+        gap = float((auto - fd.values).abs()[0])
+        err = float(fd.errors[0])
+        size = max(float(fd.values.abs()[0]), float(auto.abs()[0]))
+        if gap > CONFIRM_MARGIN * err + 1e-6 * size:
+            raise MatcalcError(
+                f"the reference's autograd disagrees with finite differences of the reference's own "
+                f"forward ({gap:.3g} apart, finite-difference error {err:.2g}; {self.where}): the "
+                "reference hides part of its computation from autograd (.detach(), .item(), .numpy(), "
+                "a custom backward?); write it in plain differentiable PyTorch")
+        return True
 
     def _tol(self, low: torch.Tensor | None, true: torch.Tensor) -> float:
         if low is None:
@@ -279,7 +388,7 @@ class _Check:
             if not o.is_floating_point():
                 continue
             tol = self._tol(None if low is None else low[i], r)
-            err = relative_error(o.detach(), r) if o.shape == r.shape else math.inf
+            err = relative_error(o.detach(), r)
             if not err <= tol:
                 self.res.message = (f"fn's forward does not match the reference at output {i} "
                                     f"(relative error {err:.3g} > {tol:.3g}): a backward can only be "
@@ -288,24 +397,22 @@ class _Check:
                 return False
         return True
 
-    def _fd_judge(self, x: dict[str, torch.Tensor]) -> FDJudge | None:
+    def _fd_truth(self, x: dict[str, torch.Tensor]) -> FDTruth | None:
         at_x = truth.accepts(self.fn, x, torch.float64)
         fd_dtype = torch.float64 if at_x is not None else self.dt
         dirs = [{n: torch.randn(x[n].shape, generator=self.gen, dtype=torch.float64, device=self.dev)
-                 for n in self.names} for _ in range(self.k)]
+                 for n in self.names} for _ in range(self.s.probes)]
         fd = truth.fd_probes(self.fn, x, self.G, dirs, fd_dtype, self.where, at_x=at_x)
         res = self.res
         res.resolution = fd.resolution
         res.oracle = f"finite differences ({_name(fd_dtype)}, resolution {fd.resolution:.2g})"
-        if not bool(torch.isfinite(fd.values).all()):
+        if not finite(fd.values):
             res.inconclusive = "fn's forward is not finite near these inputs"
             return None
-        if fd.resolution > MAX_RESOLUTION:
-            res.inconclusive = (f"finite differences in {_name(fd_dtype)} resolve only a relative error "
-                                f"of {fd.resolution:.2g}: pass reference= or let fn accept float64")
-            return None
         self.fd_dirs = dirs
-        return FDJudge(fd, max(self.floor, 4 * fd.resolution))
+        # The tolerance is the dtype's, or the measured error: never wider than the resolution
+        # guard of the verdict allows (a coarse resolution makes the check inconclusive instead).
+        return FDTruth(fd, max(self.floor, 4 * fd.resolution))
 
     # ---- the classic-bug probes ----------------------------------------------------------------
     def _second_call(self, outs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
@@ -313,41 +420,77 @@ class _Check:
         again = run.vjp(outs, leaves, self.G, retain=True)
         key = "second backward call"
         if isinstance(again, run.Broken):
-            self.res.probes_run[key] = f"fail (raised {again.describe()})"
+            self._probe(key, f"fail (raised {again.describe()})", failed=True)
             self.res.hints.append(f"second backward call raised: the backward consumes or mutates "
                                   f"state saved in ctx ({again.describe()})")
             return
-        diff = {n: relative_error(again[n], claim[n]) for n in claim}
-        worst = max(diff, key=lambda n: diff[n])
-        tol = min(self.judge.tolerance.values())
-        if diff[worst] <= tol:
-            self.res.probes_run[key] = "pass"
+        worst, diff = self._largest_change(again, claim)
+        if diff <= min(self.truth.tolerance.values()):
+            self._probe(key, "pass")
         else:
-            self.res.probes_run[key] = f"fail ({worst!r} differs by {diff[worst]:.3g})"
+            self._probe(key, f"fail ({worst!r} differs by {diff:.3g})", failed=True)
             self.res.hints.append(f"second backward call gives a different gradient of {worst!r} "
-                                  f"(relative change {diff[worst]:.3g}): the backward mutates state "
+                                  f"(relative change {diff:.3g}): the backward mutates state "
                                   "saved in ctx")
 
-    def _variant(self, key: str, inputs: dict[str, torch.Tensor],
-                 judge: Judge) -> tuple[str, dict[str, float]]:
+    def _largest_change(self, a: Mapping[str, torch.Tensor],
+                        b: Mapping[str, torch.Tensor]) -> tuple[str, float]:
+        diff = {n: relative_error(a[n], b[n], floor=self._floor_of(n)) for n in b}
+        worst = max(diff, key=lambda n: diff[n])
+        return worst, diff[worst]
+
+    def _floor_of(self, name: str) -> float:
+        return self.truth.floor(name) if isinstance(self.truth, ReferenceTruth) else 0.0
+
+    def _grad_output_layout(self, outs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
+                            claim: Mapping[str, torch.Tensor]) -> None:
+        """The same grad_output values in a non-contiguous layout: a backward that reads g as if it
+        were row-major gives another gradient."""
+        key = "non-contiguous grad_output"
+        views = bugs.non_contiguous({str(i): g for i, g in enumerate(self.G) if g is not None})
+        if all(v.is_contiguous() for v in views.values()):
+            self._probe(key, "skipped (grad_outputs too small to lay out otherwise)")
+            return
+        G = [None if g is None else views[str(i)] for i, g in enumerate(self.G)]
+        got = run.vjp(outs, leaves, G, retain=True)
+        if isinstance(got, run.Broken):
+            self._probe(key, f"fail (backward raised {got.describe()})", failed=True)
+            return
+        worst, diff = self._largest_change(got, claim)
+        if diff <= max(self.truth.tolerance.values()):
+            self._probe(key, "pass")
+            return
+        self._probe(key, f"fail ({worst!r} changes by {diff:.3g})", failed=True)
+        self.res.hints.append(f"wrong for a non-contiguous grad_output: the backward reads g's "
+                              f"memory as if it were contiguous (the gradient of {worst!r} changes "
+                              f"by {diff:.3g} for the same values); call g.contiguous() first")
+
+    def _variant(self, inputs: dict[str, torch.Tensor], found: Truth,
+                 requires: Sequence[str] | None = None) -> tuple[str, bool]:
+        names = self.names if requires is None else tuple(requires)
         try:
-            outs, leaves = run.forward(self.fn, inputs, self.names, self.where)
+            outs, leaves = run.forward(self.fn, inputs, names, self.where)
         except MatcalcError as exc:
-            return f"fail (fn raised: {str(exc.__cause__ or exc)[:200]})", {}
+            return f"fail (fn raised: {str(exc.__cause__ or exc)[:200]})", True
         grads = run.vjp(outs, leaves, self.G, retain=False)
         if isinstance(grads, run.Broken):
-            return f"fail (backward raised {grads.describe()})", {}
-        errors = judge.errors(grads)
-        bad = failing(judge, errors)
+            return f"fail (backward raised {grads.describe()})", True
+        if requires is not None:
+            if not isinstance(found, ReferenceTruth):
+                return "pass", False
+            found = ReferenceTruth({n: found.truth[n] for n in names},
+                                   {n: found.tolerance[n] for n in names})
+        verdicts = self._decide(found, grads)
+        bad = [k for k, v in verdicts.items() if not v.passed and not v.inconclusive]
         if bad:
-            return "fail (" + ", ".join(f"{n} {errors[n]:.3g}" for n in bad) + ")", errors
-        return "pass", errors
+            return "fail (" + ", ".join(f"{k} {verdicts[k].error:.3g}" for k in bad) + ")", True
+        return "pass", False
 
     def _layouts(self, x: dict[str, torch.Tensor]) -> None:
         key = "non-contiguous / transposed views"
-        verdict, _ = self._variant(key, bugs.non_contiguous(x), self.judge)
-        self.res.probes_run[key] = verdict
-        if verdict != "pass" and self.res.probes_run["grad_output (random, non-unit)"] == "pass":
+        verdict, failed = self._variant(bugs.non_contiguous(x), self.truth)
+        self._probe(key, verdict, failed=failed)
+        if failed and "grad_output (random, non-unit)" not in self.failed:
             self.res.hints.append("wrong only for non-contiguous inputs: the same values as transposed "
                                   f"or strided views give a wrong gradient {verdict[5:]}")
 
@@ -355,107 +498,203 @@ class _Check:
         key = "stride-0 broadcast views"
         names = bugs.broadcastable(x, self.names)
         if not names:
-            self.res.probes_run[key] = "skipped (no vector input broadcast against a matrix)"
+            self._probe(key, "skipped (no vector input broadcast against a matrix)")
             return
         if self.reference is None:
-            self.res.probes_run[key] = "skipped (needs reference=: its truth differs)"
+            self._probe(key, "skipped (needs reference=: its truth differs)")
             return
         xb = bugs.stride0(x, names)
-        judge = self._reference_judge(xb, tol=self.judge.tolerance, check_forward=False)
-        if judge is None:
-            self.res.probes_run[key] = "skipped (no finite truth there)"
-            self.res.inconclusive = ""
+        if not self._smooth_at(xb):
+            self._probe(key, "skipped (the repeated values of the broadcast view sit on a kink of the "
+                             "reference, e.g. ties in a max: its gradient is not unique there)")
             return
-        verdict, _ = self._variant(key, xb, judge)
-        self.res.probes_run[key] = verdict
-        if verdict != "pass" and self.res.probes_run["grad_output (random, non-unit)"] == "pass":
+        inconclusive = self.res.inconclusive
+        found = self._reference_truth(xb, tol=self.truth.tolerance, check_forward=False)
+        if found is None:
+            self._probe(key, "skipped (no finite truth there)")
+            self.res.inconclusive = inconclusive
+            return
+        verdict, failed = self._variant(xb, found)
+        self._probe(key, verdict, failed=failed)
+        if failed and "grad_output (random, non-unit)" not in self.failed:
             self.res.hints.append(f"wrong only for stride-0 (expanded) views of {names}: the kernel "
                                   "assumes contiguous inputs")
 
+    def _smooth_at(self, xb: Mapping[str, torch.Tensor]) -> bool:
+        """Whether the reference is differentiable at ``xb`` (one-sided differences agree)."""
+        assert self.reference is not None
+        base = truth.upcast(xb, torch.float64)
+        shapes = {n: base[n].shape for n in self.names}
+        sizes = [base[n].numel() for n in self.names]
+        u = [None if g is None else g.to(torch.float64) for g in self.G]
+        reference = self.reference
+
+        def scalar(w: torch.Tensor) -> torch.Tensor:
+            parts = dict(zip(self.names, torch.split(w, sizes), strict=True))
+            moved = {k: (parts[k].reshape(shapes[k]) if k in parts else v) for k, v in base.items()}
+            outs = run.as_outputs(reference(*moved.values()), self.where)
+            return sum((o.to(torch.float64) * g).sum() for o, g in zip(outs, u, strict=True)
+                       if g is not None)  # type: ignore[return-value]
+
+        flat = torch.cat([base[n].reshape(-1) for n in self.names])
+        gen = torch.Generator().manual_seed(self.s.seed)
+        return not kink(scalar, flat, gen)
+
+    def _one_at_a_time(self, x: dict[str, torch.Tensor]) -> None:
+        """Each input requiring grad alone: a backward that indexes ctx.needs_input_grad wrongly, or
+        returns gradients in the wrong slots when some are None, gives another gradient."""
+        key = "one input requiring grad at a time"
+        if len(self.names) < 2:
+            self._probe(key, "skipped (one input checked)")
+            return
+        if not isinstance(self.truth, ReferenceTruth):
+            # u^T J e along directions needs every gradient at once: one input alone is compared
+            # with finite differences along that input's part of the directions
+            bad = self._localize_fd_alone(x)
+            self._probe(key, "pass" if not bad else "fail (" + ", ".join(bad) + ")", failed=bool(bad))
+            return
+        bad = []
+        for n in self.names:
+            verdict, failed = self._variant(dict(x), self.truth, requires=[n])
+            if failed:
+                bad.append(f"{n} alone: {verdict[6:-1] if verdict.startswith('fail (') else verdict}")
+        self._probe(key, "pass" if not bad else "fail (" + "; ".join(bad) + ")", failed=bool(bad))
+        if bad and "grad_output (random, non-unit)" not in self.failed:
+            self.res.hints.append("wrong when only some inputs require grad: the backward reads "
+                                  "ctx.needs_input_grad wrongly, or returns gradients in the wrong "
+                                  "positions when some of them are None")
+
+    def _localize_fd_alone(self, x: dict[str, torch.Tensor]) -> list[str]:
+        assert isinstance(self.truth, FDTruth)
+        bad = []
+        for n in self.names:
+            try:
+                outs, leaves = run.forward(self.fn, x, (n,), self.where)
+            except MatcalcError as exc:
+                bad.append(f"{n} alone: fn raised {str(exc.__cause__ or exc)[:120]}")
+                continue
+            grads = run.vjp(outs, leaves, self.G, retain=False)
+            if isinstance(grads, run.Broken):
+                bad.append(f"{n} alone: backward raised {grads.describe()}")
+                continue
+            dirs = [{n: d[n]} for d in self.fd_dirs]
+            fd = truth.fd_probes(self.fn, x, self.G, dirs, self.truth.fd.dtype, self.where)
+            found = FDTruth(fd, max(self.floor, 4 * fd.resolution))
+            v = judge(found.measurements(grads)[ALL])
+            if not v.passed and not v.inconclusive:
+                bad.append(f"{n} alone: {v.error:.3g}")
+        return bad
+
     def _jvp(self, x: dict[str, torch.Tensor]) -> None:
         key = "jvp"
-        owner = getattr(self.fn, "__self__", None)
-        if isinstance(owner, type) and issubclass(owner, torch.autograd.Function) and \
-                getattr(owner, "jvp", None) is getattr(torch.autograd.Function, "jvp", None):
-            self.res.probes_run[key] = "skipped (fn has no forward-mode AD)"
+        declared = run.declares_jvp(self.fn)
+        if declared is False:
+            self._probe(key, "skipped (fn's autograd.Function defines no jvp)")
             return
-        if self.reference is None:
-            tangents = {n: d.to(self.dt) for n, d in self.judge.fd.directions[0].items()} \
-                if isinstance(self.judge, FDJudge) else {}
+        if isinstance(self.truth, FDTruth):
+            tangents = {n: d.to(self.dt) for n, d in self.truth.fd.directions[0].items()}
         else:
             tangents = {n: torch.randn(x[n].shape, generator=self.gen, dtype=torch.float64,
                                        device=self.dev).to(self.dt) for n in self.names}
-        got = run.jvp(self.fn, x, tangents, self.where)
-        if got is None:
-            self.res.probes_run[key] = "skipped (fn has no forward-mode AD)"
+        got = run.jvp(self.fn, x, tangents, self.where, declared=declared)
+        if isinstance(got, run.NoForwardAD):
+            self._probe(key, f"skipped ({got.reason})")
             return
         if isinstance(got, run.Broken):
-            self.res.probes_run[key] = f"fail (raised {got.describe()})"
+            self._probe(key, f"fail (raised {got.describe()})", failed=True)
             return
-        if isinstance(self.judge, FDJudge):
+        if isinstance(self.truth, FDTruth):
+            if all(t is None for t in got):
+                self._probe(key, "skipped (fn propagates no forward-mode tangent: it has no jvp)")
+                return
             claimed = sum(float((t.to(torch.float64) * g.to(torch.float64)).sum())
                           for t, g in zip(got, self.G, strict=True) if t is not None and g is not None)
-            err = relative_error(torch.tensor([claimed], dtype=torch.float64), self.judge.fd.values[:1])
-            tol = self.judge.tol
-            worst = 0
+            v = judge(Measurement(claimed=torch.tensor([claimed], dtype=torch.float64),
+                                  true=self.truth.fd.values[:1], tolerance=self.truth.tol,
+                                  resolution=float(self.truth.fd.errors[0]) / max(
+                                      float(self.truth.fd.values[:1].abs()[0]), 1e-300),
+                                  floor=0.0, materialized=False))
+            err, tol, worst = v.error, self.truth.tol, 0
+            if v.inconclusive:
+                self._probe(key, f"inconclusive ({v.inconclusive})")
+                return
         else:
             assert self.reference is not None
             true = truth.reference_jvp(self.reference, x, tangents, torch.float64, self.where)
             low = None if self.dt == torch.float64 else truth.reference_jvp(
                 self.reference, x, tangents, self.dt, self.where)
             if true is None:
-                self.res.probes_run[key] = "skipped (the reference has no forward-mode AD)"
+                self._probe(key, "skipped (the reference has no forward-mode AD)")
                 return
-            errs, tols = [], []
+            errs, tols, idx = [], [], []
             for i, (c, t) in enumerate(zip(got, true, strict=True)):
                 if t is None or not self.outs[i].is_floating_point():
                     continue
-                c = torch.zeros_like(t) if c is None else c
+                if c is None:
+                    if declared is None:  # a custom op or a Function without jvp inside fn
+                        self._probe(key, f"skipped (fn propagates no forward-mode tangent to output {i}: "
+                                         "it has no jvp, e.g. a custom op registered with "
+                                         "register_autograd only)")
+                        return
+                    c = torch.zeros_like(t)
                 errs.append(relative_error(c, t))
                 lt = None if low is None else low[i]
                 tols.append(self._tol(None if lt is None else lt, t))
+                idx.append(i)
             if not errs:
-                self.res.probes_run[key] = "skipped (no differentiable output)"
+                self._probe(key, "skipped (no differentiable output)")
                 return
-            worst = max(range(len(errs)), key=lambda i: errs[i] / max(tols[i], 1e-300))
-            err, tol = errs[worst], tols[worst]
+            j = max(range(len(errs)), key=lambda k: errs[k] / max(tols[k], 1e-300))
+            err, tol, worst = errs[j], tols[j], idx[j]
         if err <= tol:
-            self.res.probes_run[key] = "pass"
+            self._probe(key, "pass")
         else:
-            self.res.probes_run[key] = f"fail (output {worst}: {err:.3g} > {tol:.3g})"
+            self._probe(key, f"fail (output {worst}: {err:.3g} > {tol:.3g})", failed=True)
             self.res.hints.append(f"fn's jvp (forward-mode) is wrong for output {worst}, relative "
                                   f"error {err:.3g}")
 
     # ---- diagnosis -----------------------------------------------------------------------------
-    def _diagnose(self, claim: Mapping[str, torch.Tensor], bad: list[str],
+    def _diagnose(self, claim: Mapping[str, torch.Tensor], bad: list[str], verdicts: Mapping[str, Verdict],
                   outs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor]) -> None:
-        res, judge = self.res, self.judge
+        res, found = self.res, self.truth
         right = [n for n in self.names if n not in bad]
-        if isinstance(judge, FDJudge):
-            res.message = (f"u^T J v along {self.k} random directions differs from finite differences "
-                           f"of fn's forward (relative error {res.error:.3g} > {judge.tol:.3g})")
+        if isinstance(found, FDTruth):
+            res.message = (f"u^T J v along {self.s.probes} random directions differs from finite "
+                           f"differences of fn's forward (relative error {res.error:.3g} > {found.tol:.3g})")
             bad = self._localize_fd(claim)
             res.message += "; wrong gradient for " + ", ".join(repr(n) for n in bad) if bad else ""
         else:
             res.message = "wrong gradient for " + ", ".join(
-                f"input {n!r} (relative error {res.grad_errors[n]:.3g} > {judge.tolerance[n]:.3g})"
+                f"input {n!r} (relative error {verdicts[n].error:.3g} > {found.tolerance[n]:.3g})"
                 for n in bad)
             if right:
                 res.message += "; right for " + ", ".join(repr(n) for n in right)
         hints: list[str] = []
+        dropped = self._dropped_outputs()
+        hints.extend(dropped)
         if self._ignores_grad_output(outs, leaves, claim, bad):
             hints.append("ignores grad_output: the backward returns the same gradient for two "
                          "different grad_outputs")
-        if isinstance(judge, ReferenceJudge):
-            ctx = Context(self.x, {n: d.shape for n, d in self.rule.inputs.items()}, outs, self.sz)
+        if isinstance(found, ReferenceTruth):
+            ctx = Context(self.x, {n: d.shape for n, d in self.domains.items()}, outs, self.sz)
             for n in bad:
-                hints.extend(gradient_hints(n, claim[n], judge.truth[n], judge.tolerance[n],
-                                            truths={m: judge.truth[m] for m in self.names}, context=ctx))
+                hints.extend(gradient_hints(n, claim[n], found.truth[n], found.tolerance[n],
+                                            truths={m: found.truth[m] for m in self.names}, context=ctx))
             hints.extend(self._row_zero_only(claim, bad))
-            hints.extend(self._which_output(outs, leaves, bad))
+            if not dropped:
+                hints.extend(self._which_output(outs, leaves, bad))
         else:
             hints.extend(self._fd_factor(claim))
         res.hints = hints + [h for h in res.hints if h not in hints]
+
+    def _dropped_outputs(self) -> list[str]:
+        """Outputs the reference differentiates but fn does not (marked non-differentiable, or
+        detached): a gradient path fn's backward drops."""
+        return [f"output {i} of fn is not differentiable (marked non-differentiable or detached), but "
+                "the reference differentiates it: a dropped gradient path (if that output is meant "
+                "to carry no gradient, return it detached from the reference too)"
+                for i, (o, g) in enumerate(zip(self.outs, self.G, strict=True))
+                if g is not None and not o.requires_grad]
 
     def _ignores_grad_output(self, outs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
                              claim: Mapping[str, torch.Tensor], bad: list[str]) -> bool:
@@ -472,11 +711,11 @@ class _Check:
         if not any(g is not None and g.ndim >= 2 and g.shape[0] > 1 for g in self.G):
             return []
         G0 = [None if g is None else _first_row(g) for g in self.G]
-        assert self.reference is not None
+        assert self.reference is not None and isinstance(self.truth, ReferenceTruth)
         ref = truth.reference_vjp(self.reference, self.x, self.names, G0, torch.float64, self.where)
         out = []
         for n in bad:
-            if relative_error(claim[n], ref.grads[n]) <= max(10 * self.judge.tolerance[n], 1e-9):
+            if relative_error(claim[n], ref.grads[n]) <= max(10 * self.truth.tolerance[n], 1e-9):
                 out.append(f"missing reduction over dim 0: the gradient of {n!r} counts only row 0 "
                            "of grad_output")
         return out
@@ -486,7 +725,7 @@ class _Check:
         idx = [i for i, g in enumerate(self.G) if g is not None]
         if len(idx) < 2:
             return []
-        assert self.reference is not None and isinstance(self.judge, ReferenceJudge)
+        assert self.reference is not None and isinstance(self.truth, ReferenceTruth)
         wrong: dict[str, list[int]] = {n: [] for n in bad}
         for i in idx:
             only = [g if j == i else None for j, g in enumerate(self.G)]
@@ -495,7 +734,8 @@ class _Check:
                 continue
             ref = truth.reference_vjp(self.reference, self.x, self.names, only, torch.float64, self.where)
             for n in bad:
-                if not relative_error(got[n], ref.grads[n]) <= self.judge.tolerance[n]:
+                err = relative_error(got[n], ref.grads[n], floor=self.truth.floor(n))
+                if not err <= self.truth.tolerance[n]:
                     wrong[n].append(i)
         return [f"the gradient of {n!r} is wrong through output{'s' if len(o) > 1 else ''} "
                 f"{', '.join(map(str, o))} of {len(idx)}" for n, o in wrong.items() if o]
@@ -504,24 +744,24 @@ class _Check:
         if len(self.names) < 2:
             return list(self.names)
         bad = []
-        assert isinstance(self.judge, FDJudge)
+        assert isinstance(self.truth, FDTruth)
         for n in self.names:
             dirs = [{n: d[n]} for d in self.fd_dirs]
-            fd = truth.fd_probes(self.fn, self.x, self.G, dirs, self.judge.fd.dtype, self.where)
-            err = relative_error(truth.along(claim, fd.directions), fd.values)
-            if not err <= max(self.floor, 4 * fd.resolution):
+            fd = truth.fd_probes(self.fn, self.x, self.G, dirs, self.truth.fd.dtype, self.where)
+            v = judge(FDTruth(fd, max(self.floor, 4 * fd.resolution)).measurements(claim)[ALL])
+            if not v.passed and not v.inconclusive:
                 bad.append(n)
         return bad
 
     def _fd_factor(self, claim: Mapping[str, torch.Tensor]) -> list[str]:
-        assert isinstance(self.judge, FDJudge)
-        c = truth.along(claim, self.judge.fd.directions)
-        t = self.judge.fd.values
+        assert isinstance(self.truth, FDTruth)
+        c = truth.along(claim, self.truth.fd.directions)
+        t = self.truth.fd.values
         tt = float((t * t).sum())
         if tt == 0 or not bool(torch.isfinite(c).all()):
             return []
         a = float((c * t).sum()) / tt
-        if abs(a - 1) > 0.05 and relative_error(c, a * t) <= max(self.judge.tol, 1e-6):
+        if abs(a - 1) > 0.05 and relative_error(c, a * t) <= max(self.truth.tol, 1e-6):
             return ["sign flipped" if abs(a + 1) < 1e-3 else f"off by a factor of {a:.4g}"]
         return []
 

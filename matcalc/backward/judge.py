@@ -1,8 +1,11 @@
-"""Judges: how far a set of claimed gradients is from the truth, and what may be tolerated.
+"""The truths a backward is judged against, as measurements for the one verdict.
 
-A :class:`ReferenceJudge` holds the truth tensors (reference autograd, float64 when the check runs
-lower) and one tolerance per input; an :class:`FDJudge` holds finite-difference values of u^T J e
-along a few directions e and compares the claim's <grad, e> with them.
+A :class:`ReferenceTruth` holds the reference's gradients (its autograd in float64) and one
+tolerance per input; an :class:`FDTruth` holds finite-difference values of u^T J e along a few
+directions e, each with its own measured error. Both turn a claimed set of gradients into
+:class:`~matcalc.oracles.base.Measurement`s, and :func:`matcalc.engine.verdict.judge` decides each
+one, exactly as it decides a rule: the same relative error (in units of the largest entry, floored
+for a zero truth), the same resolution guard, the same NaN handling.
 
 The low-precision policy (written once, here). In float64, a gradient passes when its normwise
 relative error is within :func:`matcalc.core.tolerance.tolerance`. Below float64, the claim (fn's
@@ -19,13 +22,20 @@ reaches. A formula bug (a factor, a transpose, a dropped term, a zero) is an O(1
 every dtype; the tolerance(dtype, size) floor keeps a lucky near-exact autograd from making the
 bound vanish.
 
+The floor of a zero truth. A correct backward whose true gradient is exactly 0 (a bias before a
+batch norm) returns rounding noise at the scale of the other gradients of the same backward pass,
+not 0; the relative error of each input is therefore floored at the largest true gradient of the
+pass (all inputs, in units of each input's entries), as a rule's error is floored at the size its
+derivative naturally has.
+
 Example::
 
     >>> import torch
     >>> t = {"x": torch.ones(3, dtype=torch.float64)}
-    >>> j = ReferenceJudge(t, {"x": 1e-12})
-    >>> j.errors({"x": 2 * t["x"]})["x"]
-    1.0
+    >>> j = ReferenceTruth(t, {"x": 1e-12})
+    >>> m = j.measurements({"x": 2 * t["x"]})["x"]
+    >>> float(m.claimed[0]), float(m.true[0])
+    (2.0, 1.0)
 """
 
 from __future__ import annotations
@@ -37,44 +47,55 @@ from dataclasses import dataclass
 import torch
 
 from matcalc.backward.truth import FiniteDifferences, along
-from matcalc.core.tolerance import eps
+from matcalc.core.tolerance import relative_error
+from matcalc.oracles.base import Measurement
 
 FACTOR = 8.0
 ALL = "(all inputs)"
 
 
-def relative_error(claim: torch.Tensor, true: torch.Tensor) -> float:
-    """matcalc.core.tolerance.relative_error's value (||D - J|| / max(||J||, eps)) in two passes over
-    memory instead of five: a NaN or Inf anywhere makes a norm non-finite, so it still never
-    passes (this runs several times per check on tensors of up to 10^8 entries)."""
-    t = true if true.dtype == torch.float64 else true.to(torch.float64)
-    diff = float(torch.linalg.vector_norm(claim.to(torch.float64) - t))
-    norm = float(torch.linalg.vector_norm(t))
-    if not (math.isfinite(diff) and math.isfinite(norm)):
-        return math.inf
-    return diff / max(norm, eps(true.dtype))
-
-
 def finite(x: torch.Tensor) -> bool:
-    return math.isfinite(float(torch.linalg.vector_norm(x, dtype=torch.float64)))
+    return bool(torch.isfinite(x).all())
+
+
+def _rms(t: torch.Tensor) -> float:
+    """Root mean square, without overflow: in units of the largest entry."""
+    if t.numel() == 0:
+        return 0.0
+    t64 = t.detach().to(torch.float64)
+    unit = float(t64.abs().max())
+    if not 0 < unit < math.inf:
+        return unit if math.isfinite(unit) else math.inf
+    return unit * float(torch.linalg.vector_norm(t64 / unit)) / math.sqrt(t64.numel())
 
 
 @dataclass
-class ReferenceJudge:
+class ReferenceTruth:
+    """The reference's float64 gradients and one tolerance per input."""
+
     truth: dict[str, torch.Tensor]
     tolerance: dict[str, float]
 
-    def errors(self, grads: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    def floor(self, name: str) -> float:
+        """The zero-truth floor of ``name``: the largest true gradient of the pass, per entry of
+        every input, expressed for ``name``'s number of entries."""
+        per_entry = max((_rms(t) for t in self.truth.values()), default=0.0)
+        return per_entry * math.sqrt(max(self.truth[name].numel(), 1))
+
+    def measurements(self, grads: Mapping[str, torch.Tensor]) -> dict[str, Measurement]:
         out = {}
         for name, true in self.truth.items():
             claim = grads[name]
-            out[name] = (relative_error(claim, true) if tuple(claim.shape) == tuple(true.shape)
-                         else float("inf"))
+            out[name] = Measurement(
+                claimed=claim.detach(), true=true, tolerance=self.tolerance[name], resolution=0.0,
+                floor=self.floor(name), what=f"the gradient of {name!r} against the reference's autograd")
         return out
 
 
 @dataclass
-class FDJudge:
+class FDTruth:
+    """Finite differences of fn's forward along a few directions, with their measured errors."""
+
     fd: FiniteDifferences
     tol: float
 
@@ -82,16 +103,23 @@ class FDJudge:
     def tolerance(self) -> dict[str, float]:
         return {ALL: self.tol}
 
-    def errors(self, grads: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    def measurements(self, grads: Mapping[str, torch.Tensor]) -> dict[str, Measurement]:
         names = self.fd.directions[0].keys() if self.fd.directions else ()
         if not all(finite(grads[n]) for n in names):
-            return {ALL: math.inf}
-        return {ALL: relative_error(along(grads, self.fd.directions), self.fd.values)}
+            bad = next(n for n in names if not finite(grads[n]))
+            claimed = grads[bad].detach().reshape(-1)[:1].to(torch.float64)
+            return {ALL: Measurement(claimed=claimed, true=torch.zeros_like(claimed), tolerance=self.tol,
+                                     resolution=self.fd.resolution, floor=0.0,
+                                     what=f"the gradient of {bad!r} is not finite")}
+        return {ALL: Measurement(
+            claimed=along(grads, self.fd.directions), true=self.fd.values, tolerance=self.tol,
+            resolution=self.fd.resolution, floor=0.0, materialized=False,
+            what=f"u^T J v along {len(self.fd.directions)} random directions against finite differences")}
 
 
-Judge = ReferenceJudge | FDJudge
+Truth = ReferenceTruth | FDTruth
 
 
-def failing(judge: Judge, errors: Mapping[str, float]) -> list[str]:
-    """Names whose error exceeds their tolerance (NaN and inf never pass)."""
-    return [n for n, e in errors.items() if not e <= judge.tolerance[n]]
+def close(a: torch.Tensor, b: torch.Tensor, tol: float) -> bool:
+    """Within ``tol`` by the one relative error (shapes must agree)."""
+    return tuple(a.shape) == tuple(b.shape) and relative_error(a, b) <= tol

@@ -26,6 +26,7 @@ import torch
 
 from matcalc.backward import fn_calls as run
 from matcalc.backward.fn_calls import Fn
+from matcalc.errors import MatcalcError
 
 
 def upcast(inputs: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -59,7 +60,7 @@ def reference_jvp(reference: Fn, inputs: Mapping[str, torch.Tensor],
                   tangents: Mapping[str, torch.Tensor], dtype: torch.dtype,
                   where: str) -> tuple[torch.Tensor | None, ...] | None:
     got = run.jvp(reference, upcast(inputs, dtype), upcast(tangents, dtype), where)
-    return None if isinstance(got, run.Broken) else got
+    return None if isinstance(got, run.Broken | run.NoForwardAD) else got
 
 
 @dataclass
@@ -96,15 +97,15 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
     """u^T J v for each direction v, from fn's forward in ``dtype`` (float64 when fn accepts it).
 
     g(t) = <u, fn(x + t v)>; D(t) = (g(t) - g(-t)) / 2t; the value is the Richardson step
-    R = (4 D(h/2) - D(h)) / 3, four forwards per direction. Below float64, x + t v rounds to
-    ``dtype``; the realized steps d(t) = round(x + t v) - x are known exactly, so the quotient is
-    taken along e = (4 e(h/2) - e(h)) / 3 with e(t) = (d(t) - d(-t)) / 2t, and rounding the step
-    costs nothing (``directions`` returns e).
+    R = (4 D(h/2) - D(h)) / 3. Below float64, x + t v rounds to ``dtype``; the realized steps
+    d(t) = round(x + t v) - x are known exactly, so the quotient is taken along
+    e = (4 e(h/2) - e(h)) / 3 with e(t) = (d(t) - d(-t)) / 2t, and rounding the step costs nothing
+    (``directions`` returns e).
 
-    The error is measured, not assumed: the first direction also runs at h/4 (two more forwards),
-    and |R(h/2, h/4) - R(h, h/2)| bounds the error of R(h, h/2). Its ratio to the raw correction
-    |D(h/2) - D(h)| scales every other direction's correction into its error estimate (times 2),
-    and the rounding of g, ROUNDING * eps * sum |u| |fn| / t, is added to each.
+    The error is measured in every direction, never assumed: each direction also runs at h/4 (six
+    forwards in all), and |R(h/2, h/4) - R(h, h/2)| bounds the error of R(h, h/2) there. A
+    direction that crosses a kink shows it in its own error, which makes the resolution coarse and
+    the check inconclusive. The rounding of g, ROUNDING * eps * sum |u| |fn| / t, is added to each.
     """
     x64 = upcast(inputs, torch.float64)
     u = [None if g is None else g.to(torch.float64).reshape(-1) for g in grad_outputs]
@@ -112,41 +113,34 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
     h = step(dtype)
     exact = dtype == torch.float64  # x + t v rounds at eps / t ~ 1e-13 relative: below resolution
     values, errors, realized = [], [], []
-    ratio, scale = 1.0, 0.0
-    with torch.no_grad():
-        for j, v in enumerate(directions):
-            def g(t: float, v: Mapping[str, torch.Tensor] = v) -> tuple[float, dict[str, torch.Tensor]]:
-                moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
-                         else x64[k].to(dtype) for k in x64}
-                outs = run.as_outputs(fn(*moved.values()), where)
-                total = sum(float(o.reshape(-1).to(torch.float64) @ w)
-                            for o, w in zip(outs, u, strict=True) if w is not None)
-                steps = {} if exact else {k: moved[k].to(torch.float64) - x64[k] for k in v}
-                return total, steps
+    scale = 0.0
+    for j, v in enumerate(directions):
+        def g(t: float, v: Mapping[str, torch.Tensor] = v) -> tuple[float, dict[str, torch.Tensor]]:
+            moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
+                     else x64[k].to(dtype) for k in x64}
+            outs = forward_values(fn, list(moved.values()), where)
+            total = sum(float(o.reshape(-1).to(torch.float64) @ w)
+                        for o, w in zip(outs, u, strict=True) if w is not None)
+            steps = {} if exact else {k: moved[k].to(torch.float64) - x64[k] for k in v}
+            return total, steps
 
-            if j == 0:  # the rounding scale sum |u| |fn(x)|, once
-                outs = at_x if at_x is not None else run.as_outputs(
-                    fn(*(x.to(dtype) for x in x64.values())), where)
-                scale = sum(float(o.reshape(-1).to(torch.float64).abs() @ w.abs())
-                            for o, w in zip(outs, u, strict=True) if w is not None)
-            d, e = [], []
-            for t in ((h, h / 2, h / 4) if j == 0 else (h, h / 2)):
-                (gp, dp), (gm, dm) = g(t), g(-t)
-                d.append((gp - gm) / (2 * t))
-                e.append({k: (dp[k] - dm[k]) / (2 * t) for k in dp})
-            noise = ROUNDING * eps * 2 * scale / (h / 4 if j == 0 else h / 2)
-            value = (4 * d[1] - d[0]) / 3
-            correction = abs(d[1] - d[0])
-            if j == 0:
-                finer = (4 * d[2] - d[1]) / 3
-                measured = abs(finer - value)
-                ratio = measured / correction if correction > 0 else 1.0
-                errors.append(measured + noise)
-            else:
-                errors.append(2 * ratio * correction + noise)
-            values.append(value)
-            realized.append({k: v[k].to(torch.float64) for k in v} if exact
-                            else {k: (4 * e[1][k] - e[0][k]) / 3 for k in e[0]})
+        if j == 0:  # the rounding scale sum |u| |fn(x)|, once
+            outs = at_x if at_x is not None else forward_values(
+                fn, [x.to(dtype) for x in x64.values()], where)
+            scale = sum(float(o.reshape(-1).to(torch.float64).abs() @ w.abs())
+                        for o, w in zip(outs, u, strict=True) if w is not None)
+        d, e = [], []
+        for t in (h, h / 2, h / 4):
+            (gp, dp), (gm, dm) = g(t), g(-t)
+            d.append((gp - gm) / (2 * t))
+            e.append({k: (dp[k] - dm[k]) / (2 * t) for k in dp})
+        noise = ROUNDING * eps * 2 * scale / (h / 4)
+        value = (4 * d[1] - d[0]) / 3
+        finer = (4 * d[2] - d[1]) / 3
+        errors.append(abs(finer - value) + noise)
+        values.append(value)
+        realized.append({k: v[k].to(torch.float64) for k in v} if exact
+                        else {k: (4 * e[1][k] - e[0][k]) / 3 for k in e[0]})
     return FiniteDifferences(torch.tensor(values, dtype=torch.float64),
                              torch.tensor(errors, dtype=torch.float64), realized, dtype)
 
@@ -163,9 +157,28 @@ def accepts(fn: Fn, inputs: Mapping[str, torch.Tensor],
     """fn's outputs in ``dtype`` when it runs in ``dtype`` and returns finite floating outputs of
     that dtype, else None."""
     try:
-        with torch.no_grad():
-            outs = run.as_outputs(fn(*upcast(inputs, dtype).values()), "fn")
-    except Exception:
+        outs = forward_values(fn, list(upcast(inputs, dtype).values()), "fn")
+    except MatcalcError:
         return None
     ok = all(o.dtype == dtype and bool(torch.isfinite(o).all()) for o in outs if o.is_floating_point())
     return outs if ok else None
+
+
+def forward_values(fn: Fn, args: Sequence[torch.Tensor], where: str) -> tuple[torch.Tensor, ...]:
+    """fn's outputs, detached: computed without autograd, unless fn's forward needs autograd
+    itself (a double-backward wrapper calls torch.autograd.grad inside): then with it."""
+    try:
+        with torch.no_grad():
+            return run.as_outputs(fn(*args), where)
+    except MatcalcError:
+        raise
+    except Exception:
+        pass
+    try:
+        return tuple(o.detach() for o in run.as_outputs(fn(*args), where))
+    except MatcalcError:
+        raise
+    except Exception as exc:
+        raise MatcalcError(f"fn's forward raised {type(exc).__name__}: {exc} ({where}) at inputs "
+                           "moved by a small step for finite differences; fix fn, or pass "
+                           "reference= to take the truth from a reference's autograd instead") from exc

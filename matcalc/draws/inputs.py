@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
@@ -25,14 +26,27 @@ from matcalc.model.rule import Rule
 
 def draw_inputs(rule: Rule, sizes: Mapping[str, int], device: torch.device, dtype: torch.dtype,
                 seed: int) -> dict[str, torch.Tensor]:
-    """The inputs a check at this seed uses, from a private generator."""
+    """The inputs a check of ``rule`` at this seed uses, from a private generator."""
+    return draw_domains(rule.inputs, sizes, device, dtype, seed)
+
+
+def draw_domains(domains: Mapping[str, Domain], sizes: Mapping[str, int], device: torch.device,
+                 dtype: torch.dtype, seed: int) -> dict[str, torch.Tensor]:
+    """One tensor per domain, in the order of ``domains``, from a private generator seeded with
+    ``seed`` (a domain ``distinct_from`` another is drawn after it)."""
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
-    ordered = sorted(rule.inputs.items(), key=lambda kv: kv[1].distinct_from is not None)
+    ordered = sorted(domains.items(), key=lambda kv: kv[1].distinct_from is not None)
     drawn: dict[str, torch.Tensor] = {}
     for name, dom in ordered:
         drawn[name] = draw(dom, dom.resolve(sizes), gen, dtype=dtype, others=drawn)
-    return {name: drawn[name] for name in rule.inputs}
+    return {name: drawn[name] for name in domains}
+
+
+def input_bytes(domains: Mapping[str, Domain], sizes: Mapping[str, int], dtype: torch.dtype) -> int:
+    """Bytes the drawn inputs take, from the shapes alone (nothing is drawn)."""
+    item = torch.empty((), dtype=dtype).element_size()
+    return item * sum(math.prod(dom.resolve(sizes)) for dom in domains.values())
 
 
 def direction(dom: Domain, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
