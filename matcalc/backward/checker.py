@@ -35,7 +35,7 @@ import torch
 from matcalc.backward import bug_probes as bugs
 from matcalc.backward import fn_calls as run
 from matcalc.backward import truth
-from matcalc.backward.gradient_hints import Context, gradient_hints
+from matcalc.backward.gradient_hints import HintContext, gradient_hints
 from matcalc.backward.judge import ALL, FACTOR, FDTruth, ReferenceTruth, Truth, finite
 from matcalc.backward.result import BackwardResult
 from matcalc.core.guards import SMALL_BYTES, nbytes, same_values
@@ -479,7 +479,8 @@ class _Check:
             if not isinstance(found, ReferenceTruth):
                 return "pass", False
             found = ReferenceTruth({n: found.truth[n] for n in names},
-                                   {n: found.tolerance[n] for n in names})
+                                   {n: found.tolerance[n] for n in names},
+                                   {n: found.floor(n) for n in names})
         verdicts = self._decide(found, grads)
         bad = [k for k, v in verdicts.items() if not v.passed and not v.inconclusive]
         if bad:
@@ -676,7 +677,7 @@ class _Check:
             hints.append("ignores grad_output: the backward returns the same gradient for two "
                          "different grad_outputs")
         if isinstance(found, ReferenceTruth):
-            ctx = Context(self.x, {n: d.shape for n, d in self.domains.items()}, outs, self.sz)
+            ctx = HintContext(self.x, {n: d.shape for n, d in self.domains.items()}, outs, self.sz)
             for n in bad:
                 hints.extend(gradient_hints(n, claim[n], found.truth[n], found.tolerance[n],
                                             truths={m: found.truth[m] for m in self.names}, context=ctx))

@@ -5,7 +5,7 @@ Example::
 
     >>> import torch
     >>> t = {"x": torch.tensor([[1.0, 2.0], [3.0, 4.0]]), "w": torch.tensor([[5.0, 1.0], [2.0, 7.0]])}
-    >>> gradient_hints("x", t["w"], t["x"], 1e-6, truths=t, context=Context({}, {}, (), {}))
+    >>> gradient_hints("x", t["w"], t["x"], 1e-6, truths=t, context=HintContext({}, {}, (), {}))
     ["gradients of 'x' and 'w' swapped: the gradient of 'x' is the true gradient of 'w'"]
 """
 
@@ -24,7 +24,7 @@ FIT = 0.05  # a dropped term explains the error when the fit leaves under 5% of 
 
 
 @dataclass
-class Context:
+class HintContext:
     """What a hint may name: the inputs (values and symbolic dims), the outputs, the sizes."""
 
     inputs: Mapping[str, torch.Tensor]
@@ -43,7 +43,7 @@ NICE = ((2.0, "2"), (0.5, "1/2"), (-2.0, "-2"), (-0.5, "-1/2"), (4.0, "4"), (0.2
 
 
 def gradient_hints(name: str, claim: torch.Tensor, true: torch.Tensor, tol: float, *,
-                   truths: Mapping[str, torch.Tensor], context: Context) -> list[str]:
+                   truths: Mapping[str, torch.Tensor], context: HintContext) -> list[str]:
     """Hints for one input's wrong gradient, most specific first."""
     for other, t in truths.items():
         if other != name and _close(claim, t, tol):
@@ -58,6 +58,9 @@ def gradient_hints(name: str, claim: torch.Tensor, true: torch.Tensor, tol: floa
         reduction = _reduction(name, factor, context)
         if reduction:
             return [reduction]
+        if factor == 0:
+            return [f"the gradient of {name!r} is 0 where the true one is not: the backward returns "
+                    "None or zeros for it (a wrong ctx.needs_input_grad index?)"]
         if abs(factor + 1) <= max(tol, 1e-9):
             return [f"gradient of {name!r}: sign flipped"]
         for value, text in NICE:
@@ -86,7 +89,7 @@ def _factor(claim: torch.Tensor, true: torch.Tensor, tol: float) -> float | None
     return c if _close(c64, c * t64, tol) else None
 
 
-def _reduction(name: str, factor: float, ctx: Context) -> str | None:
+def _reduction(name: str, factor: float, ctx: HintContext) -> str | None:
     """A gradient that is 1/size of the truth for a dim the input lacks: averaged, not summed."""
     mine = set(ctx.dims.get(name, ()))
     for other, dims in ctx.dims.items():
@@ -101,7 +104,7 @@ def _reduction(name: str, factor: float, ctx: Context) -> str | None:
     return None
 
 
-def _dropped_term(name: str, err: torch.Tensor, ctx: Context) -> str | None:
+def _dropped_term(name: str, err: torch.Tensor, ctx: HintContext) -> str | None:
     """The error is, slice by slice along one dim, a multiple of a known tensor: a dropped term."""
     if err.ndim == 0 or err.numel() < 3 or not bool(torch.isfinite(err).all()):
         return None
