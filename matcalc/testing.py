@@ -15,7 +15,7 @@ Example::
     (3, True)
 
 The helpers hide their own frames from pytest's traceback (``__tracebackhide__``), so a failure
-shows your test and the diagnosis.
+shows your test and the diagnosis. Public: part of the contract (``__all__``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from matcalc.model.discover import rules_in
 from matcalc.model.domains import Domain
 from matcalc.model.rule import Rule
 
+__all__ = ["assert_backward", "assert_derivative", "assert_rule", "parametrize_rules"]
+
 
 def assert_rule(
     rule: Rule,
@@ -45,13 +47,28 @@ def assert_rule(
 ) -> list[Result]:
     """Assert that ``rule`` holds on every seed (or, for an erratum, fails on every seed).
 
-    >>> from matcalc.catalog import quadratic_form
+    >>> from matcalc.catalog import quadratic_form, slip_trace_AX_is_A
     >>> [r.outcome for r in assert_rule(quadratic_form, seeds=[0, 1])]
     ['pass', 'pass']
+    >>> [r.outcome for r in assert_rule(slip_trace_AX_is_A, seeds=[0])]  # an erratum must fail
+    ['fail']
 
-    Raises AssertionError with the full diagnosis of the first seed that disagrees, also when a
-    check is inconclusive (it decided nothing). An empty ``seeds`` raises MatcalcError: a check of
-    nothing must not pass.
+    Args:
+        rule: the :class:`~matcalc.Rule` to check.
+        device: ``"cpu"`` or ``"cuda"``.
+        dtype: a floating torch dtype or its name.
+        sizes: each dim's size; by default small distinct sizes, at two assignments.
+        seeds: the seeds to check at, each drawing fresh inputs.
+        oracle: how the truth is computed, as in :func:`~matcalc.check`.
+
+    Returns:
+        The results, one per seed, all as expected.
+
+    Raises:
+        AssertionError: a seed disagrees (a true rule fails, or an erratum passes), or a check is
+            inconclusive (it decided nothing); the message is that seed's full diagnosis.
+        MatcalcError: ``seeds`` is empty (a check of nothing must not pass), or the check is
+            misused (see :func:`~matcalc.check`).
     """
     __tracebackhide__ = True
     seed_list = list(seeds)
@@ -91,6 +108,32 @@ def assert_derivative(
     >>> len(assert_derivative(lambda X: torch.trace(X), lambda X: torch.eye(X.shape[0]), wrt="X",
     ...                       inputs={"X": mc.matrix("n", "n")}, name="d tr(X)/dX = I"))
     3
+
+    The rule is built as ``mc.Rule(name=name, f=f, derivative=derivative, wrt=wrt, inputs=inputs,
+    layout=layout, kind=kind)`` and checked by :func:`assert_rule`.
+
+    Args:
+        f: the function, called with the inputs as keyword arguments.
+        derivative: the claimed derivative, called with the same keywords.
+        wrt: the input differentiated with respect to.
+        inputs: each input's name mapped to its domain (``mc.vector``, ``mc.matrix``, ...).
+        layout: ``"numerator"`` (default) or ``"denominator"``.
+        kind: ``"jacobian"`` (default), ``"hessian"`` or ``"differential"``.
+        name: the claim's name in messages.
+        device: ``"cpu"`` or ``"cuda"``.
+        dtype: a floating torch dtype or its name.
+        sizes: each dim's size; by default small distinct sizes, at two assignments.
+        seeds: the seeds to check at.
+        oracle: how the truth is computed, as in :func:`~matcalc.check`.
+
+    Returns:
+        The results, one per seed, all passed.
+
+    Raises:
+        AssertionError: the claim fails, or is inconclusive, at some seed; the message is that
+            seed's full diagnosis.
+        MatcalcError: the rule or the check is misused (e.g. ``wrt`` not among the inputs), or
+            ``seeds`` is empty.
     """
     __tracebackhide__ = True
     rule = Rule(name=name, f=f, derivative=derivative, wrt=wrt, inputs=inputs,
@@ -125,8 +168,26 @@ def assert_backward(
     >>> len(assert_backward(Square.apply, inputs={"x": mc.matrix("b", "n")}, reference=lambda x: x * x))
     3
 
-    Raises AssertionError with the full diagnosis of the first seed that does not pass (a failed
-    or an inconclusive check); see :func:`matcalc.check_backward` for the arguments.
+    Args:
+        fn: the function whose backward is checked, called positionally with the inputs drawn
+            from ``inputs`` (in that order).
+        inputs: each input's name mapped to its domain.
+        reference: a plain-PyTorch forward whose autograd is the truth; without one, the truth
+            comes from finite differences of ``fn``'s forward.
+        wrt: the input (or inputs) whose gradients are checked; all of them by default.
+        device: ``"cpu"`` or ``"cuda"``.
+        dtype: a floating torch dtype or its name.
+        sizes: each dim's size; by default small distinct sizes.
+        seeds: the seeds to check at.
+
+    Returns:
+        The results of :func:`matcalc.check_backward`, one per seed, all passed.
+
+    Raises:
+        AssertionError: a seed does not pass (a failed or an inconclusive check); the message is
+            that seed's full diagnosis.
+        MatcalcError: ``seeds`` is empty, or the check is misused (see
+            :func:`matcalc.check_backward`).
     """
     __tracebackhide__ = True
     from matcalc.backward import check_backward
@@ -170,6 +231,19 @@ def parametrize_rules(
     >>> mark = parametrize_rules(seed, dtypes=["float64"], devices=["cpu"])
     >>> mark.args[0], mark.kwargs["ids"][0]
     ('rule,dtype,device', 'linear_map-float64-cpu')
+
+    Args:
+        rules: a module (its ``RULES``, else its module-level rules) or an iterable of rules.
+        dtypes: the dtypes, as names or torch dtypes.
+        devices: ``"cpu"`` and/or ``"cuda"``; CUDA cases skip without a GPU.
+        argnames: the test function's parameter names for the rule, the dtype and the device.
+
+    Returns:
+        A ``pytest.mark.parametrize`` mark, with ids ``rule-dtype-device``.
+
+    Raises:
+        MatcalcError: no rules found, no dtype or no device given, an unknown device, or a
+            non-Rule among the rules.
     """
     import pytest
 

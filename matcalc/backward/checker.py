@@ -45,6 +45,7 @@ from matcalc.draws.inputs import draw_domains, input_bytes
 from matcalc.engine.settings import Settings, require_memory, resolve_settings
 from matcalc.errors import MatcalcError
 from matcalc.model.domains import Domain
+from matcalc.model.sizes import SEED_LIMIT
 
 Fn = Callable[..., object]
 DEFAULT_PROBES = 3
@@ -91,7 +92,16 @@ def check_backward(
             ``fn`` accepts float64, else in ``fn``'s dtype with the resolution stated.
         wrt: the inputs whose gradients are checked (all of them by default).
         name: the name results and messages use (default: fn's).
-        device, dtype, sizes, seed, probes, memory_budget: as for :func:`matcalc.check`.
+        device: "cpu" or "cuda".
+        dtype: the dtype fn runs in; the truth is float64 (a reference's autograd, or finite
+            differences when fn accepts float64), and below float64 the tolerance scales with the
+            reference's own error in ``dtype``.
+        sizes: dim name -> size; each dim left out gets a small default, distinct dims distinct
+            sizes.
+        seed: the inputs' and grad_outputs' seed (an int in [0, 2**63)).
+        probes: the number of random directions of the finite-difference truth (1 to 64).
+        memory_budget: bytes the check may use (default: a quarter of the free memory); the
+            check is refused before anything is drawn when its estimate is over it.
 
     Returns:
         A :class:`BackwardResult`: ``outcome`` is "pass", "fail" or "inconclusive";
@@ -194,7 +204,7 @@ class _Check(ProbeRuns, FailureHints):
         self.size = max(self.sz.values(), default=1)
         self.floor = tolerance(self.dt, self.size)
         self.gen = torch.Generator(device=self.dev)
-        self.gen.manual_seed((settings.seed + 1_000_003) % 2**63)  # independent of the input stream
+        self.gen.manual_seed((settings.seed + 1_000_003) % SEED_LIMIT)  # independent of the input stream
         self.failed: list[str] = []
         self.res = BackwardResult(
             rule=label, passed=False, error=math.inf, tolerance=self.floor,

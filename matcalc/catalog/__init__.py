@@ -10,6 +10,10 @@
 Rules live one source per file (seed.py, course.py, cookbook_*.py, hessians.py, deep_learning.py,
 errata.py); each file's ``RULES`` tuple is all the registry needs, so adding an identity touches
 one file.
+
+Public: part of the contract are the mapping and the rules by name (``__all__``). The helpers
+here (``RULES``, ``group_of``, ``SOURCES``) and the per-source modules are internal: they serve the
+`matcalc` command and the report, and may change.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def _collect() -> dict[str, Rule]:
 
 
 RULES: dict[str, Rule] = _collect()
+__all__ = list(RULES)  # the contract: every rule by name, `from matcalc.catalog import NAME`
 
 
 def group_of(rule: Rule) -> str:

@@ -6,6 +6,7 @@ Y(x) = A + x B + x^2 C is the instance of a matrix function of a scalar: A inver
 
 import torch
 
+from matcalc.catalog._cite import cb
 from matcalc.catalog._ops import det, eye_like, inv, pinv
 from matcalc.catalog._text import text_rule
 from matcalc.model.domains import matrix, scalar, vector
@@ -15,9 +16,6 @@ DET, INV, EIG = "2.1 determinant", "2.2 inverse", "2.3 eigenvalues"
 Y_INPUTS = {"x": scalar(positive=True), "A": matrix("n", "n", structure="invertible"),
             "B": matrix("n", "n", structure="orthogonal"), "C": matrix("n", "n", structure="orthogonal")}
 
-
-def cb(eq: int | str) -> str:
-    return f"Matrix Cookbook ({eq})"
 
 
 def Y(x, A, B, C):

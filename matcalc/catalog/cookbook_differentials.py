@@ -5,6 +5,7 @@ Each rule's derivative receives the inputs and a direction d<name> for every inp
 and returns df; the oracle is torch.func.jvp (or the contracted autograd Jacobians).
 """
 
+from matcalc.catalog._cite import cb
 from matcalc.catalog._ops import adjugate, det, tr, unit_entries
 from matcalc.catalog._text import text_rule
 from matcalc.model.domains import matrix, scalar
@@ -12,9 +13,6 @@ from matcalc.model.rule import Rule
 
 SECTION = "2.0 differentials"
 
-
-def cb(eq: int | str) -> str:
-    return f"Matrix Cookbook ({eq})"
 
 
 GROUP = "Matrix Cookbook"

@@ -4,6 +4,7 @@ forms are here, the printed ones are in errata.py."""
 
 import torch
 
+from matcalc.catalog._cite import cb
 from matcalc.catalog._ops import eye_like, mpow, tsum, unit_entries
 from matcalc.catalog._text import text_rule
 from matcalc.model.domains import matrix, scalar, vector
@@ -12,9 +13,6 @@ from matcalc.model.rule import Rule
 FIRST, SECOND, HIGHER, GRAD = "2.4.1 first order", "2.4.2 second order", "2.4.3 higher order", "2.4.4 gradient"
 P = 3  # the power p in 90-92 (the Cookbook's statements hold for every p >= 1)
 
-
-def cb(eq: int | str) -> str:
-    return f"Matrix Cookbook ({eq})"
 
 
 def power_sum_90(X):

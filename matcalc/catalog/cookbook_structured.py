@@ -15,6 +15,7 @@ directional derivative, and errata.py shows the Cookbook's form failing under th
 
 import torch
 
+from matcalc.catalog._cite import cb
 from matcalc.catalog._ops import (
     alpha,
     det,
@@ -35,9 +36,6 @@ from matcalc.model.rule import Rule
 SECTION = "2.8 structured matrices"
 FREE = "per-free-parameter partials (Cookbook convention)"
 
-
-def cb(eq: int | str) -> str:
-    return f"Matrix Cookbook ({eq})"
 
 
 def cookbook_sym(G):

@@ -1,5 +1,6 @@
 """Matrix Cookbook 2.5-2.7: traces (99u-128), vector norms (129-131), matrix norms (132)."""
 
+from matcalc.catalog._cite import cb
 from matcalc.catalog._ops import sincos, tr
 from matcalc.catalog._text import text_rule
 from matcalc.model.domains import matrix, vector
@@ -11,9 +12,6 @@ GENERAL, FIRST, SECOND, HIGHER, OTHER = (
 VNORM, MNORM = "2.6 vector norms", "2.7 matrix norms"
 K = 4  # the power k in 121 and 122
 
-
-def cb(eq: int | str) -> str:
-    return f"Matrix Cookbook ({eq})"
 
 
 GROUP = "Matrix Cookbook"

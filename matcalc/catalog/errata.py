@@ -4,6 +4,7 @@ Each entry says where the claim appears (``source``), what is wrong with it (``f
 catalog rule is correct (``correct``). The catalog's tests expect every entry here to fail.
 """
 
+from matcalc.catalog._cite import EDITION, cb
 from matcalc.catalog._text import text_rule
 from matcalc.model.domains import matrix, vector
 
@@ -18,7 +19,7 @@ RULES = (
         name="cookbook_92_printed",
         f="a @ matrix_power(X, 3).T @ matrix_power(X, 3) @ b", derivative="matrix_power(X, 2) @ outer(a, b) @ matrix_power(X, 3).T + matrix_power(X, 3) @ outer(a, b) @ matrix_power(X, 2).T + X @ outer(a, b) @ matrix_power(X, 3).T @ X + X.T @ matrix_power(X, 3) @ outer(a, b) @ X.T + outer(a, b) @ matrix_power(X, 3).T @ matrix_power(X, 2) + matrix_power(X, 2).T @ matrix_power(X, 3) @ outer(a, b)",
         wrt="X", inputs={"X": matrix("n", "n"), "a": vector("n"), "b": vector("n")},
-        source="Matrix Cookbook (92), version 2012-11-15", section=SECTION, refuted=True,
+        source=f"{cb(92)}, {EDITION}", section=SECTION, refuted=True,
         flaw="The first summand is printed transposed; wrong already at p = 1. Appendix B.1.3 proves only eq. 90.",
         correct="cookbook_92_corrected",
     ),
@@ -27,7 +28,7 @@ RULES = (
         f="(x @ A.T @ A @ x) / (x @ B.T @ B @ x)",
         derivative="2 * A.T @ A @ x / (x @ B @ B @ x) - 2 * (x @ A.T @ A @ x) * B.T @ B @ x / (x @ B.T @ B @ x) ** 2",
         wrt="x", inputs={"x": vector("n", nonzero=True), "A": matrix("m", "n"), "B": matrix("n", "n", structure="invertible")},
-        source="Matrix Cookbook (95), version 2012-11-15", section=SECTION, refuted=True,
+        source=f"{cb(95)}, {EDITION}", section=SECTION, refuted=True,
         flaw="The first denominator is printed x^T B B x; it must be x^T B^T B x (right only for symmetric B).",
         correct="cookbook_95_corrected",
     ),
@@ -37,7 +38,7 @@ RULES = (
         derivative="-2 * C @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X) @ X.T @ B @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X) + 2 * B @ X @ inv(S + (K - K.T) / 2 + X.T @ C @ X)",  # the printed formula
         wrt="X", inputs={"X": matrix("n", "m"), "S": matrix("m", "m", structure="spd"), "K": matrix("m", "m"),
                          "B": matrix("n", "n", structure="symmetric"), "C": matrix("n", "n", structure="spd")},
-        source="Matrix Cookbook (127), version 2012-11-15", section=SECTION, refuted=True,
+        source=f"{cb(127)}, {EDITION}", section=SECTION, refuted=True,
         flaw="States only B and C symmetric; the formula also needs A symmetric (relative error ~0.1 for a nonsymmetric A).",
         correct="cookbook_127_general",
     ),
@@ -46,7 +47,7 @@ RULES = (
         f="tr(A @ X)",
         derivative="sum((A + A.T - A * I) * dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="symmetric"), "A": matrix("n", "n")},
-        source="Matrix Cookbook (139) read as a gradient on Sym(n); Srinivasan & Panda, arXiv 1911.06491",
+        source=f"{cb(139)} read as a gradient on Sym(n); Srinivasan & Panda, arXiv 1911.06491",
         section=SECTION, refuted=True,
         flaw="G + G^T - dg(G) lists per-free-parameter partials; used as a Frobenius gradient it doubles the off-diagonal terms. The gradient on Sym(n) is (G + G^T)/2.",
         correct="sym_frobenius_gradient_trace",
@@ -56,7 +57,7 @@ RULES = (
         f="logdet(X)",
         derivative="sum((2 * inv(X) - inv(X) * I) * dX)",
         wrt=("X",), kind="differential", inputs={"X": matrix("n", "n", structure="spd")},
-        source="Matrix Cookbook (141) read as a gradient on Sym(n); Srinivasan & Panda, arXiv 1911.06491",
+        source=f"{cb(141)} read as a gradient on Sym(n); Srinivasan & Panda, arXiv 1911.06491",
         section=SECTION, refuted=True,
         flaw="Per-free-parameter partials used as a Frobenius gradient; the gradient on Sym(n) is X^{-1}.",
         correct="sym_frobenius_gradient_logdet",

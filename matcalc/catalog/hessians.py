@@ -6,6 +6,7 @@ implementation where one exists (timed in bench/, verified against ``derivative`
 
 import torch
 
+from matcalc.catalog._cite import cb
 from matcalc.catalog._ops import inv
 from matcalc.catalog._text import text_rule
 from matcalc.catalog.cookbook_derivatives import Y_INPUTS
@@ -23,13 +24,13 @@ RULES = (
         name="hessian_quadratic_form",
         f="x @ A @ x", derivative="A + A.T", fast=lambda x, A: symmetric_sum(A),
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n")},
-        source="course book / Matrix Cookbook (98)", section=SECTION,
+        source=f"course book / {cb(98)}", section=SECTION,
     ),
     text_rule(
         name="cookbook_98_hessian",
         f="x @ A @ x + b @ x", derivative="A + A.T",
         wrt="x", kind="hessian", inputs={"x": vector("n"), "A": matrix("n", "n"), "b": vector("n")},
-        source="Matrix Cookbook (98)", section=SECTION,
+        source=cb(98), section=SECTION,
     ),
     text_rule(
         name="hessian_norm",
@@ -77,6 +78,6 @@ RULES = (
         name="cookbook_48_det_second_derivative",
         f="det(A + 0.1 * x * B + 0.01 * x * x * C)", derivative="det(A + 0.1 * x * B + 0.01 * x * x * C) * (tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.02 * C)) + tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C)) ** 2 - tr(inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C) @ inv(A + 0.1 * x * B + 0.01 * x * x * C) @ (0.1 * B + 0.02 * x * C)))",
         wrt="x", kind="hessian", inputs=Y_INPUTS,
-        source="Matrix Cookbook (48)", section=SECTION, conditions="Y(x) invertible, twice differentiable",
+        source=cb(48), section=SECTION, conditions="Y(x) invertible, twice differentiable",
     ),
 )

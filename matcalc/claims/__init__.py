@@ -18,6 +18,9 @@ keepdim result along its size-1 axis; ``softmax``, ``log_softmax`` and ``logsume
 work row by row (``dim=-1``). Shapes are inferred (:mod:`matcalc.claims.shapes`); the statement
 is rendered from the parsed text (:mod:`matcalc.claims.latex`). A claim is a Jacobian, a Hessian
 or a differential (``kind="differential"``, written with directions ``dX``).
+
+Internal: not part of the public contract, except :func:`claim`, which :mod:`matcalc` exports as
+``mc.claim``; the other names here serve the catalog, the diagnosis and the `matcalc` command.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def claim(
     **fields: Any,
 ) -> Rule:
     """A :class:`~matcalc.Rule` from text: "the derivative of ``f`` with respect to ``wrt`` is
-    ``derivative``". ``where`` declares scalars, structures and dims, as a dict or a string.
+    ``derivative``", both in PyTorch expression syntax, parsed safely (nothing is evaluated).
 
     >>> import matcalc as mc
     >>> rule = mc.claim("log(det(X))", wrt="X", derivative="inv(X).T", where="X: invertible")
@@ -95,10 +98,29 @@ def claim(
     >>> rule.latex, mc.check(rule, seed=0).passed
     ('\\\\partial (X Y) = (\\\\partial X) Y + X (\\\\partial Y)', True)
 
-    Other keyword arguments (``source``, ``conditions``, ``section``, ``refuted``, ``flaw``,
-    ``jvp``, ...) are passed to :class:`~matcalc.Rule`. Misuse, an unreadable claim or a shape
-    conflict raises :class:`~matcalc.MatcalcError` pointing at the sub-expression; a wrong
-    derivative gives a rule that fails its check.
+    Args:
+        f: the function's text, e.g. ``"x @ A @ x"``; every name in it is an input, a declared
+            scalar, or one of the functions in :data:`matcalc.claims.parse.FUNCTIONS`.
+        wrt: the input differentiated with respect to; a tuple of inputs for a differential.
+        derivative: the claimed derivative's text, in the same syntax (and, for a differential,
+            the directions ``d<name>``).
+        where: declarations of scalars, structures and dims, as a string
+            (``"A: n x n symmetric; s: scalar"``) or a dict of names to domains; shapes of inputs
+            left undeclared are inferred.
+        layout: ``"numerator"`` (default) or ``"denominator"``, as in :class:`~matcalc.Rule`.
+        kind: ``"jacobian"`` (default), ``"hessian"`` (of a scalar f) or ``"differential"``.
+        name: the rule's name (default: ``claim_`` and the text of f).
+        **fields: passed to :class:`~matcalc.Rule` (``source``, ``conditions``, ``section``,
+            ``refuted``, ``flaw``, ``jvp``, ...); not ``latex``, which is rendered from the text.
+
+    Returns:
+        A :class:`~matcalc.Rule` whose f and derivative are the parsed texts; check it with
+        :func:`~matcalc.check`. A wrong derivative gives a rule that fails its check.
+
+    Raises:
+        MatcalcError: an unknown kind or layout; ``wrt`` not an input of f; ``latex`` given; text
+            that cannot be parsed; or shapes that conflict (the message points at the
+            sub-expression).
     """
     if kind not in ("jacobian", "hessian", "differential"):
         raise MatcalcError(f"kind {kind!r}: a text claim is a 'jacobian', a 'hessian' or a "

@@ -15,6 +15,10 @@ Exit codes, the same for every command (matcalc.cli.exit):
     130  interrupted (Ctrl-C), with one line on stderr
     141  stdout closed early (``matcalc list | head -1``): quiet, as Unix tools are
 
+Internal: not part of the public contract as Python; the command line is the interface, and
+``main`` the console script's entry point. Options that several commands share are declared once
+(matcalc.cli.flags).
+
 Every option is validated before any work starts. Progress goes to stderr with a k/N count
 (``--quiet`` silences it). This module imports nothing heavy, so that Ctrl-C while torch is being
 imported still ends in one line.

@@ -11,12 +11,13 @@ Example::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from tabulate import tabulate
 
-from matcalc.cli import options, rules
+from matcalc.cli import flags, options, rules
 from matcalc.cli.exit import exit_status
 from matcalc.cli.progress import Progress
 from matcalc.errors import MatcalcError
@@ -28,7 +29,7 @@ from matcalc.perf.scaling import (
     fastest_autograd,
     run_bench,
 )
-from matcalc.perf.verify_time import DEFAULT_ORACLES, SMALL_N
+from matcalc.perf.verify_time import DEFAULT_ORACLES, ENGINE_NS, ENGINE_SMALL_NS, SMALL_N
 from matcalc.perf.verify_time import ORACLES as VERIFY_ORACLES
 from matcalc.report.strictjson import dumps
 
@@ -37,7 +38,7 @@ REPEATS, VERIFY_REPEATS = 5, 3
 NOT_WITH_VERIFY = ("rule", "method", "device", "dtype", "budget", "plot")
 
 
-def add_bench_parser(sub: Any, epilog: str = "") -> None:
+def add_bench_parser(sub: Any) -> None:
     """Add `matcalc bench` (and its ``--verify`` table) to the subcommands ``sub``.
 
     >>> from matcalc.cli.parser import build_parser
@@ -45,17 +46,17 @@ def add_bench_parser(sub: Any, epilog: str = "") -> None:
     >>> args.verify, args.small, args.oracles
     (True, True, ['auto', 'taylor'])
     """
-    bench = sub.add_parser("bench", help="time closed forms against autograd as n grows; --verify: time "
-                                         "whole checks against hand-written ones", epilog=epilog)
-    bench.add_argument("--rule", action="append", default=None, metavar="NAME",
-                       help=f"rule to time (repeatable; default: {', '.join(BENCH_RULES)})")
+    bench = flags.command(sub, "bench", "time closed forms against autograd as n grows; --verify: time "
+                                        "whole checks against hand-written ones")
+    flags.add_rule(bench, default=", ".join(BENCH_RULES))
     bench.add_argument("--n", action="append", type=int, default=None,
                        help="a size (repeatable; default: a geometric range per device; with --verify: "
                             "every check at this n instead of its own)")
     bench.add_argument("--method", action="append", default=None,
                        help=f"only this method (repeatable): {', '.join(_methods())}")
-    bench.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
-    bench.add_argument("--dtype", default=None, help=f"{options.DTYPE_HELP} (default: float32)")
+    # None, not the default itself: --verify refuses these options when they are given.
+    flags.add_device(bench, default=None)
+    flags.add_dtype(bench, default=None, shown="float32")
     bench.add_argument("--budget", default=None, metavar="SECONDS",
                        help="skip a cell predicted to take longer than this (default: 5)")
     bench.add_argument("--repeats", type=int, default=None,
@@ -63,7 +64,7 @@ def add_bench_parser(sub: Any, epilog: str = "") -> None:
                             f"{VERIFY_REPEATS})")
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     bench.add_argument("--plot", metavar="PATH", help="write a log-log PNG of time against n")
-    bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    flags.add_quiet(bench)
     verify = bench.add_argument_group(
         "time to a verdict (--verify)",
         "the table 'time to a verdict, in passes over the inputs': whole checks, drawing included, of "
@@ -77,6 +78,11 @@ def add_bench_parser(sub: Any, epilog: str = "") -> None:
     verify.add_argument("--oracles", nargs="+", default=None, choices=VERIFY_ORACLES, metavar="ORACLE",
                         help=f"with --verify: matcalc's oracles to time, of {', '.join(VERIFY_ORACLES)} "
                              f"(auto is always timed; default: {' '.join(DEFAULT_ORACLES)})")
+    verify.add_argument("--engine-cost", action="store_true",
+                        help="with --verify: the engine's own cost instead: check() of x @ A @ x (claim "
+                             "x @ (A.T + A)) in float64 and float32 against jacrev + assert_close on "
+                             f"inputs drawn beforehand, at n = {' '.join(map(str, ENGINE_NS))} (--small: "
+                             f"{' '.join(map(str, ENGINE_SMALL_NS))}; --n: those)")
 
 
 def _methods() -> list[str]:
@@ -131,13 +137,10 @@ def verdicts(rows: list[BenchRow]) -> str:
 
 
 def plot(rows: list[BenchRow], path: str) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError as exc:
-        raise MatcalcError("--plot needs matplotlib: pip install 'matcalc[plot]'") from exc
+    from matcalc.report.plot import require_plotting
+
+    plt = require_plotting()
+    import matplotlib.ticker
     rules = list(dict.fromkeys(r.rule for r in rows))
     cols = min(3, len(rules))
     nrows = (len(rules) + cols - 1) // cols
@@ -171,9 +174,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """
     if args.verify:
         return cmd_verify(args)
-    for flag in ("small", "oracles"):
+    for flag in ("small", "oracles", "engine_cost"):
         if getattr(args, flag):
-            raise MatcalcError(f"--{flag} goes with --verify: add --verify, or drop --{flag}")
+            name = flag.replace("_", "-")
+            raise MatcalcError(f"--{name} goes with --verify: add --verify, or drop --{name}")
     from matcalc.perf.scaling import default_ns, methods_for
     from matcalc.report.table import available_devices
 
@@ -185,28 +189,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise MatcalcError(f"unknown method {unknown[0]!r}: use one of {', '.join(_methods())}")
     budget = options.positive_seconds("--budget", args.budget if args.budget is not None else "5")
     repeats = options.positive_int("--repeats", args.repeats if args.repeats is not None else REPEATS)
-    if args.json and args.json != "-":
-        options.output_path("--json", args.json)
+    _json_target(args.json)
     if args.plot:
+        from matcalc.report.plot import require_plotting
+
         options.output_path("--plot", args.plot)
-        options.plotting_available()
+        require_plotting()
     options.memory_budget_env()
     selected = rules.pick(args.rule or list(BENCH_RULES))
 
     cells = sum(len(ns or default_ns(r, device)) * len(args.method or methods_for(r)) for r in selected)
-    progress = Progress(cells, label="bench", enabled=not args.quiet)
-    rows = run_bench(selected, ns=ns, device=device, dtype=dtype, methods=args.method,
-                     budget_s=budget, repeats=repeats, progress=progress)
-    progress.done()
-    if args.json == "-":
-        print(dumps([asdict(r) for r in rows], indent=2))
-    else:
+    with Progress(cells, label="bench", enabled=not args.quiet) as progress:
+        rows = run_bench(selected, ns=ns, device=device, dtype=dtype, methods=args.method,
+                         budget_s=budget, repeats=repeats, progress=progress)
+    if args.json != "-":
         print(render_bench(rows))
         print()
         print(verdicts(rows))
-        if args.json:
-            with open(args.json, "w") as fh:
-                fh.write(dumps([asdict(r) for r in rows], indent=2))
+    _write_json(rows, args.json)
     if args.plot:
         plot(rows, args.plot)
     return exit_status([])
@@ -232,23 +232,59 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.small and args.n:
         raise MatcalcError("--small and --n both set the size: give one of them")
     ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
+    if args.engine_cost:
+        return _engine_cost(args, ns, repeats)
     if args.small:
         ns = [verify_time.SMALL_N]
     oracles = verify_time.own_oracles(args.oracles or verify_time.DEFAULT_ORACLES)
-    if args.json and args.json != "-":
-        options.output_path("--json", args.json)
+    _json_target(args.json)
     options.memory_budget_env()
 
     checks = verify_time.cases(ns)
-    progress = Progress(len(checks), label="bench --verify", enabled=not args.quiet)
-    rows = verify_time.verify_table(checks, repeats, oracles, progress=progress)
-    progress.done()
-    if args.json == "-":
-        print(dumps([asdict(r) for r in rows], indent=2))
-        return exit_status([])
-    print(verify_time.title(repeats))
-    print(verify_time.render(rows))
-    if args.json:
-        with open(args.json, "w") as fh:
-            fh.write(dumps([asdict(r) for r in rows], indent=2))
+    with Progress(len(checks), label="bench --verify", enabled=not args.quiet) as progress:
+        rows = verify_time.verify_table(checks, repeats, oracles, progress=progress)
+    if args.json != "-":
+        print(verify_time.title(repeats))
+        print(verify_time.render(rows))
+    _write_json(rows, args.json)
+    return exit_status([])
+
+
+def _json_target(path: str | None) -> None:
+    """``--json PATH`` must be writable before the run starts; ``-`` is stdout."""
+    if path and path != "-":
+        options.output_path("--json", path)
+
+
+def _write_json(rows: Sequence[Any], path: str | None) -> None:
+    """The rows as JSON to ``path``, or to stdout for ``-``; nothing without ``--json``."""
+    if not path:
+        return
+    text = dumps([asdict(r) for r in rows], indent=2)
+    if path == "-":
+        print(text)
+        return
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def _engine_cost(args: argparse.Namespace, ns: list[int] | None, repeats: int) -> int:
+    """`matcalc bench --verify --engine-cost`: the engine-cost table and the targets it meets (or
+    its rows as JSON with ``--json``)."""
+    from matcalc.perf import verify_time
+
+    if args.oracles:
+        raise MatcalcError("--oracles does not go with --engine-cost (it times oracle='auto'): "
+                           "drop --oracles")
+    _json_target(args.json)
+    options.memory_budget_env()
+    sizes = ns or list(ENGINE_SMALL_NS if args.small else ENGINE_NS)
+    with Progress(len(sizes), label="bench --verify --engine-cost", enabled=not args.quiet) as progress:
+        rows = verify_time.engine_table(sizes, repeats, progress=progress)
+    if args.json != "-":
+        print(verify_time.engine_title(repeats))
+        print(verify_time.render_engine(rows))
+        print()
+        print(verify_time.engine_verdicts(rows))
+    _write_json(rows, args.json)
     return exit_status([])

@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-EXIT = {"pass": 0, "fail": 1, "inconclusive": 3}
+from matcalc.cli import flags
+from matcalc.cli.exit import INCONCLUSIVE, OK, UNEXPECTED
+
+EXIT = {"pass": OK, "fail": UNEXPECTED, "inconclusive": INCONCLUSIVE}
 
 
 def add_claim_parser(sub: Any) -> None:
     """Add the ``claim`` subcommand to an argparse subparsers object."""
-    p = sub.add_parser("claim", help="check a derivative written in PyTorch syntax",
-                       description="Check 'the derivative of F with respect to WRT is DERIVATIVE', "
-                                   "both written in PyTorch expression syntax.")
+    p = flags.command(sub, "claim", "check a derivative written in PyTorch syntax",
+                      description="Check 'the derivative of F with respect to WRT is DERIVATIVE', "
+                                  "both written in PyTorch expression syntax.")
     p.add_argument("f", metavar="F", help="the function, e.g. 'x @ A @ x'")
     p.add_argument("--wrt", required=True, help="the input to differentiate with respect to")
     p.add_argument("--is", dest="derivative", required=True, metavar="DERIVATIVE",
@@ -28,38 +31,29 @@ def add_claim_parser(sub: Any) -> None:
     p.add_argument("--layout", default="numerator", choices=("numerator", "denominator"),
                    help="numerator (Jacobian, f.shape + wrt.shape; default) or denominator (gradient)")
     p.add_argument("--hessian", action="store_true", help="the claim is the Hessian of a scalar f")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--dtype", default="float64",
-                   help="float64 (default), float32, float16 or bfloat16; the formula is decided in "
-                        "float64 and the dtype's accuracy reported beside")
-    p.add_argument("--n", default=None, help="scale every dim to about n")
-    p.add_argument("--seed", default="0", help="seed of the input draws, 0 <= seed < 2**63 (default: 0)")
-    p.add_argument("--oracle", default="auto", choices=("auto", "jacobian", "func", "probe", "taylor"),
-                   help="how the truth is computed (default: auto)")
-    p.add_argument("--plot", metavar="PATH",
-                   help="write a PNG: claim, truth and difference (and the Taylor remainder)")
+    flags.add_device(p)
+    flags.add_dtype(p, note="; the formula is decided in float64 and the dtype's accuracy reported beside")
+    flags.add_n(p)
+    flags.add_seed(p)
+    flags.add_oracle(p)
+    flags.add_check_plot(p)
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
     """Run ``matcalc claim``; return the exit code."""
     from matcalc.claims import claim, claim_of
-    from matcalc.cli import options
     from matcalc.engine.check import check
     from matcalc.model.sizes import scaled_sizes
 
-    if args.plot:  # fail before any work
-        from matcalc.report.plot import check_plot_path, require_plotting
-        require_plotting()
-        check_plot_path(args.plot)
-    args.seed = options.seed_value(args.seed)
-    args.n = None if args.n is None else options.positive_int("--n", args.n)
-    options.dtypes(args.dtype, allow_all=False)
+    settings = flags.read_settings(args, every=False)
+    flags.check_plot_target(args.plot)  # fails before any work
+    args.seed, args.device, args.dtype = settings.seed, settings.devices[0], settings.dtypes[0]
     kind = "hessian" if args.hessian else "jacobian"
     rule = claim(args.f, wrt=args.wrt, derivative=args.derivative, where=args.where,
                  layout=args.layout, kind=kind)
     parsed = claim_of(rule)
     assert parsed is not None
-    sizes = scaled_sizes(rule.dims(), args.n) if args.n is not None else None
+    sizes = scaled_sizes(rule.dims(), settings.n) if settings.n is not None else None
     res = check(rule, device=args.device, dtype=args.dtype, sizes=sizes, seed=args.seed,
                 oracle=args.oracle)
     what = "Hessian" if args.hessian else f"derivative ({args.layout} layout)"

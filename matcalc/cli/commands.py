@@ -18,7 +18,7 @@ import argparse
 import shutil
 import textwrap
 
-from matcalc.cli import options, rules
+from matcalc.cli import flags, options, rules
 from matcalc.cli.exit import exit_status
 from matcalc.cli.progress import Progress
 from matcalc.errors import MatcalcError
@@ -91,19 +91,10 @@ def explain(rule: Rule) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from matcalc.report.status_words import verdict_of
-    from matcalc.report.table import available_devices
 
-    devices = options.devices(args.device, available_devices())
-    dtypes = options.dtypes(args.dtype)
-    n = None if args.n is None else options.positive_int("--n", args.n)
-    seed = options.seed_value(args.seed)
-    options.memory_budget_env()
+    settings = flags.read_settings(args)
     rule = rules.one(args.name)
-    if args.plot:  # fail before any work
-        from matcalc.report.plot import check_plot_path, require_plotting
-
-        require_plotting()
-        check_plot_path(args.plot)
+    flags.check_plot_target(args.plot)  # fails before any work
 
     from matcalc.engine.check import check
     from matcalc.model.sizes import scaled_sizes
@@ -111,10 +102,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     width = terminal_width()
     print(wrap(explain(rule), width))
     verdicts, lines = [], []
-    for dev in devices:
-        for dt in dtypes:
-            sizes = scaled_sizes(rule.dims(), n) if n is not None else None
-            res = check(rule, device=dev, dtype=dt, sizes=sizes, seed=seed, oracle=args.oracle)
+    for dev in settings.devices:
+        for dt in settings.dtypes:
+            sizes = scaled_sizes(rule.dims(), settings.n) if settings.n is not None else None
+            res = check(rule, device=dev, dtype=dt, sizes=sizes, seed=settings.seed, oracle=args.oracle)
             verdict = verdict_of(res.outcome, rule.refuted)
             verdicts.append(verdict)
             print()
@@ -136,32 +127,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from matcalc.report.table import (
-        TERMINAL_FORMATS,
-        available_devices,
-        render,
-        run_report,
-        summary,
-    )
+    from matcalc.report.table import TERMINAL_FORMATS, render, run_report, summary
 
-    devices = options.devices(args.device, available_devices())
-    dtypes = options.dtypes(args.dtype)
-    n = None if args.n is None else options.positive_int("--n", args.n)
-    seed = options.seed_value(args.seed)
+    settings = flags.read_settings(args)
     if args.page:
         if args.rules:
             raise MatcalcError("--page writes the catalog's page; drop --page when reporting --rules MODULE")
         options.output_path("--page", args.page)
-    options.memory_budget_env()
     if args.rules:
         selected = rules.pick(args.rule, rules.from_modules(args.rules), where=" ".join(args.rules))
     else:
         selected = rules.pick(args.rule)
 
-    progress = Progress(len(selected) * len(devices) * len(dtypes), label="report", enabled=not args.quiet)
-    rows = run_report(selected, devices=devices, dtypes=dtypes, n=n, seed=seed,
-                      timing=not args.no_timing, progress=progress)
-    progress.done()
+    with Progress(len(selected) * len(settings.devices) * len(settings.dtypes), label="report",
+                  enabled=not args.quiet) as progress:
+        rows = run_report(selected, devices=settings.devices, dtypes=settings.dtypes, n=settings.n,
+                          seed=settings.seed, timing=not args.no_timing, progress=progress)
     shown = [r for r in rows if r.verdict != "expected"] if args.failures_only else rows
     width = terminal_width() if args.format in TERMINAL_FORMATS else None
     print(render(shown, args.format, timing=not args.no_timing, width=width))
@@ -182,22 +163,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_large(args: argparse.Namespace) -> int:
     from matcalc.perf.probe_breakdown import LARGE_RULES, probe_breakdown
     from matcalc.report.status_words import status_of, verdict_of
-    from matcalc.report.table import FORMATS, available_devices
+    from matcalc.report.table import FORMATS
 
-    n = options.positive_int("--n", args.n)
-    device = options.devices(args.device, available_devices(), allow_all=False)[0]
-    dtype = options.dtypes(args.dtype, allow_all=False)[0]
+    settings = flags.read_settings(args, every=False)
+    n, device, dtype = settings.n, settings.devices[0], settings.dtypes[0]
+    assert n is not None  # large's --n has a default
     repeats = options.positive_int("--repeats", args.repeats)
-    seed = options.seed_value(args.seed)
-    options.memory_budget_env()
     selected = rules.pick(args.rule or list(LARGE_RULES))
 
-    progress = Progress(len(selected), label="large", enabled=not args.quiet)
     rows = []
-    for rule in selected:
-        progress(f"{rule.name} n={n}")
-        rows.append(probe_breakdown(rule, n, device=device, dtype=dtype, repeats=repeats, seed=seed))
-    progress.done()
+    with Progress(len(selected), label="large", enabled=not args.quiet) as progress:
+        for rule in selected:
+            progress(f"{rule.name} n={n}")
+            rows.append(probe_breakdown(rule, n, device=device, dtype=dtype, repeats=repeats,
+                                        seed=settings.seed))
     if args.format == "json":
         from matcalc.report.strictjson import dumps
 
@@ -226,10 +205,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                            "name a true rule")
     oracles = args.oracle or ["jacobian", "func", "probe", "taylor"]
     dtypes = [d for value in (args.dtype or ["all"]) for d in options.dtypes(value)]
-    progress = Progress(len(oracles) * len(dtypes) * len(selected) * seeds, label="sweep",
-                        enabled=not args.quiet)
-    counts = sweep(selected, seeds=range(seeds), oracles=oracles, dtypes=dtypes, progress=progress)
-    progress.done()
+    with Progress(len(oracles) * len(dtypes) * len(selected) * seeds, label="sweep",
+                  enabled=not args.quiet) as progress:
+        counts = sweep(selected, seeds=range(seeds), oracles=oracles, dtypes=dtypes, progress=progress)
     print(render_sweep(counts))
     return exit_status("unexpected" if c.failures else "inconclusive" if c.inconclusive else "expected"
                        for c in counts)

@@ -19,6 +19,10 @@ from collections.abc import Iterable
 
 OK, UNEXPECTED, MISUSE, INCONCLUSIVE = 0, 1, 2, 3
 INTERRUPTED, BROKEN_PIPE = 130, 141
+# The codes above as every command's --help ends.
+EPILOG = (f"exit codes: {OK} every check as expected (true rules pass, errata fail); {UNEXPECTED} a check "
+          f"failed unexpectedly or an erratum passed; {MISUSE} misuse; {INCONCLUSIVE} no failure but some "
+          f"check inconclusive; {INTERRUPTED} interrupted; {BROKEN_PIPE} output pipe closed")
 
 
 def exit_status(verdicts: Iterable[str]) -> int:

@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from matcalc.errors import MatcalcError
+from matcalc.model.sizes import SEED_LIMIT
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEFAULT_DTYPES = ("float64", "float32")
 DTYPE_HELP = "float64, float32, float16, bfloat16"
 DEVICES = ("cpu", "cuda")
-SEED_LIMIT = 2**63
 MEMORY_ENV = "MATCALC_MEMORY_BUDGET"
 
 
@@ -125,14 +125,6 @@ def output_path(option: str, path: str) -> None:
                            "choose a writable path") from None
     if not existed:
         p.unlink(missing_ok=True)
-
-
-def plotting_available() -> None:
-    """--plot needs matplotlib; say so before the benchmark runs, not after."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise MatcalcError("--plot needs matplotlib: pip install 'matcalc[plot]' (or drop --plot)") from None
 
 
 def memory_budget_env(environ: Mapping[str, str] | None = None) -> None:

@@ -9,6 +9,9 @@ Example::
     >>> progress("linear_map cpu/float64"); progress("linear_map cpu/float32")
     >>> stream.getvalue()
     'report 1/2 linear_map cpu/float64 (0 s)\\n'
+
+As a context manager it calls ``done()`` when the block ends normally (an error or Ctrl-C leaves the
+line for the message that follows it).
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ class Progress:
             self.stream.flush()
         except (BrokenPipeError, ValueError):  # stderr closed: progress is not worth failing for
             self.enabled = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.done()
 
     def done(self) -> None:
         if self.enabled and self.tty and self.last is not None:

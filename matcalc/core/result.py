@@ -12,7 +12,59 @@ from matcalc.core.mismatch import Mismatch
 
 @dataclass
 class Result:
-    """The outcome of one check. ``str(result)`` explains it."""
+    """The outcome of one check: what :func:`matcalc.check` returns. ``str(result)`` explains it.
+
+    >>> import torch, matcalc as mc
+    >>> rule = mc.Rule(name="twice_Ax", f=lambda x, A: x @ A @ x, derivative=lambda x, A: 2 * A @ x,
+    ...                wrt="x", inputs={"x": mc.vector("n"), "A": mc.matrix("n", "n")})
+    >>> res = mc.check(rule, dtype=torch.float64, sizes={"n": 4}, seed=0)
+    >>> res.passed, res.outcome, res.error > res.tolerance, sorted(res.counterexample)
+    (False, 'fail', True, ['A', 'x'])
+    >>> print(str(res).splitlines()[0])  # doctest: +ELLIPSIS
+    FAIL twice_Ax [n=4 on cpu/float64, seed=0, oracle=jacobian]: relative error ... > tolerance ...
+
+    A check ends in one of three outcomes (:attr:`outcome`): ``"pass"``, ``"fail"``, or
+    ``"inconclusive"`` when the question cannot be decided at this dtype and size; only a pass
+    has ``passed`` True. Results are made by the engine; users read them.
+
+    Attributes:
+        rule: the rule's name.
+        passed: True only for a pass; never for an inconclusive check, never with NaN anywhere.
+        error: the normwise relative error ||claim - truth|| / ||truth|| (with a small absolute
+            floor where the truth is near 0); ``inf`` when no relative error exists (a wrong
+            shape, NaN or Inf in the claim).
+        tolerance: the bound the error was compared with, c * eps(dtype) * growth(size,
+            conditioning); ``passed`` needs ``error <= tolerance``.
+        oracle: the oracle that computed the truth (``"jacobian"``, ``"func"``, ``"probe"``,
+            ``"taylor"``).
+        device: where the check ran, ``"cpu"`` or ``"cuda"``.
+        dtype: the dtype's name, e.g. ``"float64"``.
+        sizes: each symbolic dim's size at the last size assignment checked.
+        seed: the seed the inputs were drawn with; the same seed draws the same inputs.
+        refuted: True when the rule is an erratum, which is expected to fail.
+        counterexample: on a failure, the input tensors (by name) at which the claim failed;
+            None otherwise.
+        message: what differs, in words (a wrong shape, NaN, values), or "" on a pass.
+        hints: why the claim may be wrong, each one proven by a re-check where it proposes a
+            correction ("matches the transpose: is this denominator layout?").
+        mismatch: entry-by-entry statistics of a failure (how many entries differ, the largest
+            absolute and relative difference and where), or None.
+        claim_shape: the shape the claim returned, when it was evaluated.
+        true_shape: the shape the truth has.
+        rates: Taylor-remainder convergence rates, where an oracle reports them; no oracle
+            does at present, so it is None.
+        timings: seconds per stage of the check (draw, f, claim, oracle, ...).
+        inconclusive: why the question could not be decided (overflow, a sample outside f's
+            domain, a dtype too coarse); non-empty makes the outcome "inconclusive", which never
+            counts as a pass.
+        resolution: the smallest relative error the oracle that ran reliably detects at this
+            dtype and size, or None.
+        why_oracle: why the oracle that ran was chosen (``oracle="auto"``'s reasoning).
+        low_precision: for a check in a low-precision dtype (decided in float64), how far the
+            claim evaluated in the check's own dtype is from the truth (relative), next to
+            autograd's own error in that dtype; None otherwise.
+        sizes_checked: every size assignment the check ran at (a default check runs at two).
+    """
 
     rule: str
     passed: bool
@@ -58,6 +110,7 @@ class Result:
         return not self.inconclusive and self.passed != self.refuted
 
     def context(self) -> str:
+        """Where the check ran: sizes, device/dtype, seed and oracle, as ``str(result)`` shows."""
         dims = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "no dims"
         return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, oracle={self.oracle}"
 

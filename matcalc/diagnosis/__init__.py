@@ -11,7 +11,8 @@ Example::
     >>> J = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
     >>> value_hints(-J, J, tol=1e-12, out_shape=(2,), wrt_shape=(2,))
     ['sign flipped']
-"""
+
+Internal: not part of the public contract."""
 
 from __future__ import annotations
 

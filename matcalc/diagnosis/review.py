@@ -30,9 +30,9 @@ from matcalc.diagnosis.kink import kink
 from matcalc.diagnosis.values import FAR, layout_text, other_layout, transpose_candidates
 from matcalc.errors import MatcalcError
 from matcalc.model.rule import Rule
+from matcalc.model.sizes import SEED_LIMIT
 
 Recheck = Callable[[Rule, int], Result]
-SEED_LIMIT = 2**63
 # Stricter structures to try, by the structure an input is drawn with.
 STRICTER: dict[str, tuple[str, ...]] = {
     "general": ("symmetric", "spd", "diagonal"),

@@ -1,1 +1,3 @@
-"""Drawing inputs: the small draws from private torch generators, and the large-input path."""
+"""Drawing inputs: the small draws from private torch generators, and the large-input path.
+
+Internal: not part of the public contract."""

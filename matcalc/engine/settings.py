@@ -24,10 +24,9 @@ import torch
 from matcalc.errors import MatcalcError
 from matcalc.model.domains import Domain, default_sizes
 from matcalc.model.rule import Rule
+from matcalc.model.sizes import SEED_LIMIT
 from matcalc.oracles.memory import memory_budget
 
-# Seeds are drawn into torch generators, which take 64-bit seeds; 2**63 keeps them signed.
-SEED_LIMIT = 2**63
 # A dim past this is beyond any device's memory (2**40 float32 entries is 4 TiB); past 2**63 torch
 # cannot even index it. Refused here, before any estimate or draw.
 MAX_SIZE = 2**40

@@ -96,10 +96,29 @@ def _check_dim(dim: object, what: str) -> None:
 def vector(
     dim: Dim, *, nonzero: bool = False, positive: bool = False, distinct_from: str | None = None
 ) -> Domain:
-    """A vector input.
+    """A vector input of length ``dim``.
 
-    >>> vector("n", nonzero=True).describe()
-    'vector n, nonzero'
+    >>> import matcalc as mc
+    >>> mc.vector("n").describe(), mc.vector("n", nonzero=True).describe()
+    ('vector n', 'vector n, nonzero')
+    >>> mc.vector(3, positive=True).resolve({})
+    (3,)
+
+    Args:
+        dim: a symbolic dim such as ``"n"`` (its size comes from ``sizes`` or the defaults) or a
+            fixed positive int.
+        nonzero: draw a vector bounded away from 0 (norm in [0.5, 1.5] * sqrt(dim)), for claims
+            that divide by its norm.
+        positive: draw entries uniform in [0.5, 2], for claims with logs, roots or divisions.
+        distinct_from: the name of another input of the same shape that this one must differ from
+            by a norm of at least 0.5 * sqrt(dim) (a condition such as x != a).
+
+    Returns:
+        The :class:`Domain` to put in a rule's ``inputs``.
+
+    Raises:
+        MatcalcError: ``dim`` is neither a name nor a positive int, or both ``nonzero`` and
+            ``positive`` are set (positive already implies nonzero).
     """
     _check_dim(dim, "vector()")
     if nonzero and positive:
@@ -109,10 +128,28 @@ def vector(
 
 
 def matrix(rows: Dim, cols: Dim, *, structure: str = "general") -> Domain:
-    """A matrix input with one of :data:`MATRIX_STRUCTURES`.
+    """A ``rows`` x ``cols`` matrix input with one of :data:`MATRIX_STRUCTURES`.
 
-    >>> matrix("n", "m").describe()
-    'matrix n x m'
+    >>> import matcalc as mc
+    >>> mc.matrix("m", "n").describe()
+    'matrix m x n'
+    >>> mc.matrix("n", "n", structure="spd").describe()
+    'matrix n x n, spd'
+
+    Args:
+        rows: the number of rows, a symbolic dim such as ``"m"`` or a fixed positive int.
+        cols: the number of columns, likewise.
+        structure: how the matrix is drawn: ``"general"`` (i.i.d. N(0, 1)), ``"symmetric"``,
+            ``"spd"``, ``"invertible"`` (cond_2 <= 10), ``"orthogonal"``, ``"diagonal"``,
+            ``"full_column_rank"``, ``"separated_eigenvalues"`` or ``"positive"``; each one's
+            guarantee is in :data:`MATRIX_STRUCTURES` (and in ``matcalc list``).
+
+    Returns:
+        The :class:`Domain` to put in a rule's ``inputs``.
+
+    Raises:
+        MatcalcError: a dim is neither a name nor a positive int, the structure is unknown, or a
+            square structure (symmetric, spd, ...) is asked of a matrix whose dims differ.
     """
     _check_dim(rows, "matrix()")
     _check_dim(cols, "matrix()")
@@ -128,10 +165,21 @@ def matrix(rows: Dim, cols: Dim, *, structure: str = "general") -> Domain:
 
 
 def scalar(*, positive: bool = False) -> Domain:
-    """A 0-dim tensor input.
+    """A scalar input: a 0-dim tensor.
 
-    >>> scalar(positive=True).describe()
-    'scalar, positive'
+    >>> import matcalc as mc
+    >>> mc.scalar().describe(), mc.scalar(positive=True).describe()
+    ('scalar', 'scalar, positive')
+
+    Args:
+        positive: draw it uniform in [0.5, 2] rather than from N(0, 1), for claims with logs,
+            roots or divisions.
+
+    Returns:
+        The :class:`Domain` to put in a rule's ``inputs``.
+
+    Raises:
+        Nothing: every argument is valid.
     """
     return Domain((), "positive" if positive else "general")
 

@@ -39,7 +39,17 @@ TensorFn = Callable[..., torch.Tensor]
 class Rule:
     """A claim: the derivative of ``f`` with respect to input ``wrt`` is ``derivative``.
 
-    ``f`` and ``derivative`` are called with the inputs as keyword arguments.
+    >>> import matcalc as mc
+    >>> rule = mc.Rule(
+    ...     name="quadratic_form",
+    ...     f=lambda x, A: x @ A @ x,
+    ...     derivative=lambda x, A: x @ (A.T + A),
+    ...     wrt="x",
+    ...     inputs={"x": mc.vector("n"), "A": mc.matrix("n", "n")},
+    ...     latex=r"D(x^\\top A x) = x^\\top (A^\\top + A)",
+    ... )
+    >>> rule.dims(), mc.check(rule, seed=0).passed
+    (['n'], True)
 
     Kinds:
       * ``"jacobian"`` (default): ``derivative`` returns the Jacobian in ``layout``.
@@ -51,13 +61,39 @@ class Rule:
         direction ``d<name>`` for each of them and returns the directional derivative ``df``,
         shape ``f.shape`` (Cookbook differentials such as d(XY) = dX Y + X dY).
 
-    ``jvp(v, **inputs)`` and ``vjp(u, **inputs)`` are optional matrix-free forms of the claim
-    (``D v`` and ``u^T D`` in numerator layout), used by the probe oracle at large n.
-    ``fast`` is an optional faster implementation of ``derivative`` (same signature and value);
-    benchmarks time it, and the tests verify it against ``derivative``.
-
     An erratum has ``refuted=True``: a published claim that is wrong, kept so that it is seen to
-    fail. ``flaw`` says what is wrong with it and ``correct`` names the rule that fixes it.
+    fail. A rule is frozen: its fields are read, never changed.
+
+    Args:
+        name: what the rule is called; in words for a user's rule, an identifier for a catalog
+            rule (so that ``from matcalc.catalog import NAME`` works).
+        f: the function, called with the inputs as keyword arguments; returns a tensor.
+        derivative: the closed form, called with the same keywords (and, for a differential, a
+            direction ``d<name>`` per input in ``wrt``); returns a tensor of the shape its kind
+            and layout say.
+        wrt: the input differentiated with respect to; a tuple of inputs for a differential.
+        inputs: each input's name mapped to its domain (:func:`~matcalc.vector`,
+            :func:`~matcalc.matrix`, :func:`~matcalc.scalar`); their order is the draw order.
+        layout: ``"numerator"`` (default) or ``"denominator"``; for a scalar f they agree.
+        latex: the statement as LaTeX, shown in listings and reports.
+        source: where the claim was published (a book and equation, a paper).
+        conditions: when the claim holds, in words (e.g. "A symmetric").
+        kind: ``"jacobian"`` (default), ``"hessian"`` or ``"differential"`` (see Kinds).
+        refuted: True for an erratum, a published claim that is wrong and must fail.
+        flaw: what is wrong with an erratum; required when ``refuted`` is True.
+        correct: the name of the catalog rule that corrects an erratum.
+        jvp: optional matrix-free form ``jvp(v, **inputs) = D v`` (numerator layout), used by
+            the probe oracle at large n.
+        vjp: optional matrix-free form ``vjp(u, **inputs) = u^T D``, likewise.
+        fast: optional faster implementation of ``derivative`` (same signature and value);
+            benchmarks time it, and the tests verify it against ``derivative``.
+        section: the section of its source, used to group listings.
+
+    Raises:
+        MatcalcError: the name is empty; ``f`` or ``derivative`` is not callable; ``inputs`` does
+            not map names to domains; the layout or kind is unknown; ``wrt`` is not among the
+            inputs (or is a tuple outside a differential); a ``distinct_from`` names no input;
+            or an erratum does not say its flaw.
     """
 
     name: str
@@ -117,16 +153,27 @@ class Rule:
 
     @property
     def wrt_names(self) -> tuple[str, ...]:
+        """``wrt`` as a tuple of input names (one name unless the rule is a differential)."""
         return (self.wrt,) if isinstance(self.wrt, str) else tuple(self.wrt)
 
     def dims(self) -> list[str]:
-        """The symbolic dims the rule's inputs use, sorted."""
+        """The symbolic dims the rule's inputs use, sorted.
+
+        >>> import matcalc as mc
+        >>> mc.Rule(name="Ax", f=lambda x, A: A @ x, derivative=lambda x, A: A, wrt="x",
+        ...         inputs={"x": mc.vector("n"), "A": mc.matrix("m", "n")}).dims()
+        ['m', 'n']
+
+        Returns:
+            The dim names, sorted; fixed int dims are left out.
+        """
         out: set[str] = set()
         for dom in self.inputs.values():
             out |= dom.dims()
         return sorted(out)
 
     def describe_inputs(self) -> str:
+        """Each input's domain in words, e.g. ``'x: vector n; A: matrix n x n'``."""
         return "; ".join(f"{k}: {d.describe()}" for k, d in self.inputs.items())
 
 

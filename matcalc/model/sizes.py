@@ -1,4 +1,5 @@
-"""Size assignments: scaling a rule's dims to a target n, and the second default assignment.
+"""Size assignments: scaling a rule's dims to a target n, the second default assignment, and the
+range of a seed.
 
 Dims stay at least 2 and pairwise distinct, in the order of their default sizes, so that no matrix
 is 1 x 1 (trivially symmetric, diagonal, ...) and no transposed claim passes because a matrix
@@ -19,6 +20,9 @@ from collections.abc import Iterable, Mapping
 from matcalc.errors import MatcalcError
 from matcalc.model.domains import DEFAULT_SIZES
 
+# Seeds are ints in [0, SEED_LIMIT): torch.manual_seed's range. Every seed check and every derived
+# seed (seed + 1 for a second draw) uses this one bound.
+SEED_LIMIT = 2**63
 # The second default assignment shifts every dim by this much: the order and distinctness of the
 # defaults are kept, and a size baked into a claim (torch.eye(5)) meets a different n.
 SECOND_SHIFT = 2

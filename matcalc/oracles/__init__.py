@@ -16,7 +16,8 @@ Example::
     ['func', 'jacobian', 'probe', 'taylor']
     >>> NAMES
     ('auto', 'jacobian', 'func', 'probe', 'taylor')
-"""
+
+Internal: not part of the public contract."""
 
 from __future__ import annotations
 

@@ -1,1 +1,3 @@
-"""Performance tools: timing, closed forms against autograd as n grows, time to a verdict."""
+"""Performance tools: timing, closed forms against autograd as n grows, time to a verdict.
+
+Internal: not part of the public contract."""

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-Verdict = Literal["expected", "unexpected", "inconclusive"]
+# What an outcome means for a rule; matcalc.engine.verdict.Verdict is the check's own pass/fail.
+Status = Literal["expected", "unexpected", "inconclusive"]
 OUTCOMES = ("pass", "fail", "inconclusive")
 
 
@@ -37,7 +38,7 @@ def status_of(outcome: str, refuted: bool) -> str:
     return "pass" if outcome == "pass" else "FAIL"
 
 
-def verdict_of(outcome: str, refuted: bool) -> Verdict:
+def verdict_of(outcome: str, refuted: bool) -> Status:
     """expected (a true rule passed, an erratum failed), unexpected, or inconclusive.
 
     >>> verdict_of("pass", refuted=False)

@@ -25,7 +25,7 @@ from matcalc.model.rule import Rule
 from matcalc.model.sizes import scaled_sizes
 from matcalc.oracles import reference_hessian, reference_jacobian
 from matcalc.perf.timing import median_time
-from matcalc.report.status_words import Verdict, status_of, verdict_of
+from matcalc.report.status_words import Status, status_of, verdict_of
 from matcalc.report.strictjson import dumps
 
 FORMATS = {"github": "github", "plain": "plain", "markdown": "pipe", "json": "json"}
@@ -59,7 +59,7 @@ class Row:
         return self.status in ("pass", "refuted")
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> Status:
         return "inconclusive" if self.status == "inconclusive" else "expected" if self.ok else "unexpected"
 
 
