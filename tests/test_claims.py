@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -484,7 +485,7 @@ def test_cli_misuse_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_inconclusive_exit_code(monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    module = sys.modules["matcalc.engine.check"]
+    module = importlib.import_module("matcalc.engine.check")
     real = module.check
 
     def undecided(*args: object, **kwargs: object) -> mc.Result:
@@ -525,7 +526,7 @@ def test_plot_path_is_checked_before_any_work(tmp_path: Path, capsys: pytest.Cap
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("checked before validating --plot")
 
-    monkeypatch.setattr(sys.modules["matcalc.engine.check"], "check", no_work)
+    monkeypatch.setattr(importlib.import_module("matcalc.engine.check"), "check", no_work)
     assert main(["claim", "A @ x", "--wrt", "x", "--is", "A", "--plot", str(tmp_path / "no" / "x.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "matplotlib", None)
