@@ -30,27 +30,14 @@ class BackwardResult(Result):
     grad_tolerances: dict[str, float] = field(default_factory=dict)
     probes_run: dict[str, str] = field(default_factory=dict)
 
-    def context(self) -> str:
-        dims = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "no dims"
-        return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, truth={self.oracle}"
+    _truth_word = "truth"
 
-    def __str__(self) -> str:
-        head = f"{self.outcome.upper()} {self.rule} [{self.context()}]: "
-        if self.inconclusive:
-            head += self.inconclusive
-        elif not self.passed and math.isinf(self.error) and self.message:
-            head += self.message
-        else:
-            sign = "<=" if self.error <= self.tolerance else ">"
-            head += f"relative error {self.error:.3g} {sign} tolerance {self.tolerance:.3g}"
-        lines = [head]
-        if self.message and not head.endswith(self.message):
-            lines.append(f"  {self.message}")
-        lines.extend(f"  hint: {h}" for h in self.hints)
+    def _detail_lines(self) -> list[str]:
+        lines = []
         if self.grad_errors and not self.passed:
             lines.append("  gradients: " + ", ".join(
                 f"{n} {e:.3g} {'<=' if e <= self.grad_tolerances.get(n, 0) else '>'} "
                 f"{self.grad_tolerances.get(n, math.nan):.3g}" for n, e in self.grad_errors.items()))
         if self.probes_run:
             lines.append("  checks: " + "; ".join(f"{k} {v}" for k, v in self.probes_run.items()))
-        return "\n".join(lines)
+        return lines

@@ -112,7 +112,14 @@ class Result:
     def context(self) -> str:
         """Where the check ran: sizes, device/dtype, seed and oracle, as ``str(result)`` shows."""
         dims = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "no dims"
-        return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, oracle={self.oracle}"
+        return f"{dims} on {self.device}/{self.dtype}, seed={self.seed}, {self._truth_word}={self.oracle}"
+
+    # What ``oracle`` names in ``context()``: a rule's oracle, a backward's truth.
+    _truth_word = "oracle"
+
+    def _detail_lines(self) -> list[str]:
+        """Lines a kind of claim adds after the hints (a backward: its gradients and probes)."""
+        return []
 
     def __str__(self) -> str:
         head = f"{self.outcome.upper()} {self.rule} [{self.context()}]: "
@@ -138,6 +145,7 @@ class Result:
         if self.mismatch is not None and not self.passed:
             lines.append(f"  {self.mismatch.describe()}")
         lines.extend(f"  hint: {h}" for h in self.hints)
+        lines.extend(self._detail_lines())
         if self.low_precision:
             parts = ", ".join(f"{k} {v:.2g}" for k, v in self.low_precision.items())
             lines.append(f"  in {self.dtype}: relative error of {parts} (the verdict is float64's)")
