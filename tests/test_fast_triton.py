@@ -1,4 +1,4 @@
-"""The Triton kernels of matcalc.fast_triton against their statements. They run where Triton is
+"""The Triton kernels of matcalc.fast.triton_kernels against their statements. They run where Triton is
 installed: on CUDA directly, and on CPU in a subprocess under TRITON_INTERPRET=1 (the interpreter
 has to be chosen before the kernels are defined). Without Triton these tests skip."""
 
@@ -16,7 +16,7 @@ pytest.importorskip("triton")
 
 CHECKS = textwrap.dedent("""
     import torch
-    from matcalc import fast_triton as ft
+    from matcalc.fast import triton_kernels as ft
 
     device = DEVICE
     for n in (1, 5, 64, 100, 130):  # one tile, a partial tile, exact tiles, several partial tiles

@@ -72,7 +72,7 @@ def render_page(rows: Sequence[Row]) -> str:
 
 
 def summary_table() -> str:
-    """The README's catalog table: rules per group, with the seed identities spelled out."""
+    """The catalog table of docs/catalog-guide.md: rules per group, with the seed identities spelled out."""
     counts: dict[str, list[int]] = {}
     for rule in RULES.values():
         row = counts.setdefault(group_of(rule), [0, 0])
