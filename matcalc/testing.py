@@ -28,6 +28,7 @@ import torch
 
 from matcalc.core.result import Result
 from matcalc.engine.check import check
+from matcalc.engine.settings import resolve_seeds
 from matcalc.errors import MatcalcError
 from matcalc.model.discover import rules_in
 from matcalc.model.domains import Domain
@@ -71,10 +72,7 @@ def assert_rule(
             misused (see :func:`~matcalc.check`).
     """
     __tracebackhide__ = True
-    seed_list = list(seeds)
-    if not seed_list:
-        raise MatcalcError(f"rule {rule.name!r}: seeds is empty, so nothing would be checked; "
-                           "pass at least one seed, e.g. seeds=range(3)")
+    seed_list = resolve_seeds(f"rule {rule.name!r}", seeds)
     results = []
     for seed in seed_list:
         res = check(rule, device=device, dtype=dtype, sizes=sizes, seed=seed, oracle=oracle)
@@ -192,10 +190,7 @@ def assert_backward(
     __tracebackhide__ = True
     from matcalc.backward import check_backward
 
-    seeds = list(seeds)
-    if not seeds:
-        raise MatcalcError("assert_backward(seeds=[]) checks nothing: give at least one seed, e.g. "
-                           "seeds=range(3)")
+    seeds = resolve_seeds("assert_backward", seeds)
     names = None if wrt is None else ((wrt,) if isinstance(wrt, str) else tuple(wrt))
     results: list[Result] = []
     for seed in seeds:

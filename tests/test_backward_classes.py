@@ -271,3 +271,14 @@ def test_a_double_backward_wrapper_is_checked_without_a_reference() -> None:
 
     res = mc.check_backward(grad_of_cube, inputs=X)
     assert res.passed, str(res)
+
+
+@pytest.mark.parametrize("seeds", [3, [], "ab", [1.5], [True]])
+def test_bad_seeds_of_the_assert_helpers_are_misuse(seeds: object) -> None:
+    import matcalc.testing as mt
+    from matcalc.catalog import quadratic_form
+
+    with pytest.raises(mc.MatcalcError, match="seed"):
+        mt.assert_rule(quadratic_form, seeds=seeds)  # type: ignore[arg-type]
+    with pytest.raises(mc.MatcalcError, match="seed"):
+        mt.assert_backward(torch.sin, inputs=X, reference=torch.sin, seeds=seeds)  # type: ignore[arg-type]

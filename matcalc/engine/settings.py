@@ -194,3 +194,16 @@ def _human(nbytes: float) -> str:
             return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
         nbytes /= 1024
     return f"{nbytes:.1f} TiB"
+
+
+def resolve_seeds(subject: str, seeds: object) -> list[int]:
+    """A non-empty list of valid seeds from an iterable (``seeds=3`` is misuse: say
+    ``range(3)``)."""
+    if isinstance(seeds, str | bytes) or not hasattr(seeds, "__iter__"):
+        raise MatcalcError(f"{subject}: seeds must be an iterable of ints, e.g. seeds=range(3), got "
+                           f"{seeds!r}")
+    values = [resolve_seed(subject, s) for s in seeds]  # type: ignore[attr-defined]
+    if not values:
+        raise MatcalcError(f"{subject}: seeds is empty, so nothing would be checked; pass at least "
+                           "one seed, e.g. seeds=range(3)")
+    return values
