@@ -2,6 +2,7 @@
 n = 64 so each run takes a few seconds; no test asserts a speed."""
 
 import json
+import math
 import runpy
 import sys
 from importlib.util import find_spec
@@ -91,6 +92,11 @@ def test_jax_column_follows_find_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--dtype", "float32"], "--dtype does not go with --verify"),
     (["--rule", "linear_map"], "--rule does not go with --verify"),
     (["--json", "/no/such/folder/v.json"], "mkdir -p /no/such/folder"),
+    (["--engine-cost", "--oracles", "probe"], "--oracles does not go with --engine-cost"),
+    (["--engine-cost", "--dtype", "float32"], "--dtype does not go with --verify"),
+    (["--engine-cost", "--n", "0"], "--n must be a positive int"),
+    (["--engine-cost", "--small", "--n", "64"], "give one of them"),
+    (["--engine-cost", "--json", "/no/such/folder/v.json"], "mkdir -p /no/such/folder"),
 ])
 def test_verify_misuse_is_one_line_exit_2(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--verify", *args]) == 2
@@ -101,7 +107,7 @@ def test_verify_misuse_is_one_line_exit_2(args: list[str], needle: str, capsys: 
     assert needle in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("flag", [["--small"], ["--oracles", "probe"]])
+@pytest.mark.parametrize("flag", [["--small"], ["--oracles", "probe"], ["--engine-cost"]])
 def test_verify_flags_need_verify(flag: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", *flag]) == 2
     assert "goes with --verify" in capsys.readouterr().err
@@ -114,3 +120,49 @@ def test_script_is_a_thin_wrapper(no_jax: None, small64: None, monkeypatch: pyte
     out = capsys.readouterr().out
     assert table_headers(out) == [h for h in HEADERS if h != "jacobian"]
     assert [r[1] for r in data_rows(out)] == ["64", "64", "64"]
+
+
+ENGINE_HEADERS = ["n", "matcalc float64", "of which draw", "jacrev + assert_close", "matcalc / hand",
+                  "matcalc float32", "float32 / float64"]
+
+
+def test_engine_cost_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--verify", "--engine-cost", "--n", "8", "--n", "16", "--repeats", "1", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("the engine's own cost: check() of x @ A @ x"), out
+    header, _, *lines = [line for line in out.splitlines() if line.startswith("|")]
+    assert [cell.strip() for cell in header.strip("|").split("|")] == ENGINE_HEADERS
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert [r[0] for r in rows] == ["8", "16"]
+    for r in rows:
+        seconds = [float(cell.removesuffix(" ms")) for cell in (r[1], r[2], r[3], r[5])]
+        assert all(s > 0 for s in seconds), r
+        assert float(r[4]) == pytest.approx(seconds[0] / seconds[2], rel=0.02)  # the ratio of the medians
+        assert float(r[6]) == pytest.approx(seconds[3] / seconds[0], rel=0.02)
+    assert "matcalc / hand <= 2:" in out and "float32 / float64 <= 1.6:" in out
+    assert "Traceback" not in err and "did not pass" not in err
+
+
+def test_engine_cost_json_and_default_sizes(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[int] = []
+    real = vt.engine_row
+    monkeypatch.setattr(vt, "engine_row", lambda n, repeats, **kw: (seen.append(n), real(4, repeats, **kw))[1])
+    assert main(["bench", "--verify", "--engine-cost", "--repeats", "1", "--json", "-"]) == 0
+    assert seen == list(vt.ENGINE_NS) == [64, 256, 1024, 4096, 8192]
+    rows = json.loads(capsys.readouterr().out)
+    assert list(rows[0]) == ["n", "matcalc_s", "draw_s", "hand_s", "float32_s", "ratio", "float32_over_float64"]
+    seen.clear()
+    assert main(["bench", "--verify", "--engine-cost", "--small", "--repeats", "1", "--quiet"]) == 0
+    assert seen == list(vt.ENGINE_SMALL_NS)
+
+
+def test_engine_cost_notes_a_check_that_does_not_pass() -> None:
+    wrong = vt.Rule(name="wrong", f=vt.ENGINE_RULE.f, derivative=lambda x, A: 2 * A @ x, wrt="x",
+                    inputs=vt.ENGINE_RULE.inputs)
+    notes: list[str] = []
+    row = vt.engine_row(6, 1, rule=wrong, note=notes.append)
+    assert all(math.isnan(v) for v in (row.matcalc_s, row.hand_s, row.float32_s, row.ratio))
+    assert sorted(note.split(":")[0] for note in notes) == ["engine cost n=6 float32", "engine cost n=6 float64",
+                                                            "engine cost n=6 jacrev + assert_close"]
+    assert "MISSED at n = 6 (nan)" in vt.engine_verdicts([row])

@@ -1,4 +1,5 @@
-"""Median wall-clock timing with warm-up, synchronized on CUDA.
+"""Median wall-clock timing with warm-up, synchronized on CUDA, and interleaved timing of several
+methods side by side.
 
 Example::
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -45,3 +46,30 @@ def median_time(fn: Callable[[], Any], device: torch.device, *, repeats: int = 5
         if budget_s is not None and spent >= budget_s:
             break
     return statistics.median(times)
+
+
+def interleaved_times(fns: Mapping[str, Callable[[], Any]], device: torch.device, *,
+                      repeats: int = 5, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds of each of ``fns`` over ``repeats`` rounds, each round running every one of them
+    once, the order rotated from round to round, after ``warmup`` such rounds.
+
+    On a shared machine the speed drifts within seconds; interleaving puts every method in every
+    phase of the drift, so the ratio of their medians measures the methods, not the moment.
+
+    >>> times = interleaved_times({"a": lambda: None, "b": lambda: None}, torch.device("cpu"),
+    ...                           repeats=3)
+    >>> sorted(times), [len(t) for t in times.values()]
+    (['a', 'b'], [3, 3])
+    """
+    labels = list(fns)
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    for round_ in range(warmup + repeats):
+        shift = round_ % max(1, len(labels))
+        for label in labels[shift:] + labels[:shift]:
+            _sync(device)
+            t0 = time.perf_counter()
+            fns[label]()
+            _sync(device)
+            if round_ >= warmup:
+                times[label].append(time.perf_counter() - t0)
+    return times
