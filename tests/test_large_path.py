@@ -16,8 +16,10 @@ QUAD_INPUTS = {"x": mc.vector("n"), "A": mc.matrix("n", "n")}
 
 
 def _force_large_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importlib.import_module("matcalc.core.guards"), "SMALL_BYTES", 0)
+    # the engine first: importing it after guards is patched would copy the patched 0, and
+    # monkeypatch would then "restore" 0 for the tests that follow
     monkeypatch.setattr(importlib.import_module("matcalc.engine.check"), "SMALL_BYTES", 0)
+    monkeypatch.setattr(importlib.import_module("matcalc.core.guards"), "SMALL_BYTES", 0)
     monkeypatch.setattr(importlib.import_module("matcalc.core.guards"), "COPY_BYTES", 0)
 
 
@@ -50,9 +52,7 @@ def test_errata_fail_on_the_large_path(large_path: None, name: str) -> None:
 def test_one_forward_gives_the_same_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
     rule = _quad(lambda x, A: x @ A @ x, lambda x, A: 2 * A @ x)   # wrong for non-symmetric A
     small = mc.check(rule, oracle="jacobian", sizes={"n": 6}, seed=3)
-    monkeypatch.setattr(importlib.import_module("matcalc.core.guards"), "SMALL_BYTES", 0)
-    monkeypatch.setattr(importlib.import_module("matcalc.engine.check"), "SMALL_BYTES", 0)
-    monkeypatch.setattr(importlib.import_module("matcalc.core.guards"), "COPY_BYTES", 0)
+    _force_large_path(monkeypatch)
     large = mc.check(rule, oracle="jacobian", sizes={"n": 6}, seed=3)
     assert not small.passed and not large.passed
     assert large.error == pytest.approx(small.error, rel=1e-12)
