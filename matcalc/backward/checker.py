@@ -350,6 +350,7 @@ class _Check(ProbeRuns, FailureHints):
                                                              floor=found.floor(n))
                    for n in self.names}
             tol = {n: FACTOR * own[n] + self.floor for n in self.names}
+            found.resolutions = dict(own)
             if low is not None:
                 res.low_precision = {"autograd": max(own.values()), "factor": FACTOR}
         found.tolerance = dict(tol)
@@ -366,7 +367,7 @@ class _Check(ProbeRuns, FailureHints):
         fd = truth.fd_probes(self.reference, x, self.G, [d], torch.float64, f"{self.where}, in the reference")
         if not finite(fd.values) or not finite(fd.errors):
             return True  # no confident finite differences here: nothing to contradict autograd
-        auto = truth.along(found.truth, fd.directions)
+        auto = fd.project(found.truth)
         gap = float((auto - fd.values).abs()[0])
         err = float(fd.errors[0])
         size = max(float(fd.values.abs()[0]), float(auto.abs()[0]))
@@ -405,9 +406,17 @@ class _Check(ProbeRuns, FailureHints):
             res.inconclusive = "fn's forward is not finite near these inputs"
             return None
         self.fd_dirs = dirs
+        rounding = 0.0
+        if at_x is not None and self.dt != torch.float64:
+            # fn's backward runs in self.dt against a float64 truth: it may round as much as fn's
+            # own forward does in self.dt (a cancellation, a large argument of sin)
+            own = max((relative_error(o.detach(), r) for o, r in zip(self.outs, at_x, strict=True)
+                       if o.is_floating_point()), default=0.0)
+            rounding = own
+            res.low_precision = {"forward": own, "factor": FACTOR}
         # The tolerance is the dtype's, or the measured error: never wider than the resolution
         # guard of the verdict allows (a coarse resolution makes the check inconclusive instead).
-        return FDTruth(fd, max(self.floor, 4 * fd.resolution))
+        return FDTruth(fd, max(self.floor + FACTOR * rounding, 4 * fd.resolution), rounding)
 
 
 def _name(dt: torch.dtype) -> str:

@@ -126,7 +126,7 @@ class FailureHints(CheckState):
 
     def _fd_factor(self, claim: Mapping[str, torch.Tensor]) -> list[str]:
         assert isinstance(self.truth, FDTruth)
-        c = truth.along(claim, self.truth.fd.directions)
+        c = self.truth.fd.project(claim)
         t = self.truth.fd.values
         tt = float((t * t).sum())
         if tt == 0 or not bool(torch.isfinite(c).all()):

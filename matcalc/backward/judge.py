@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import torch
 
-from matcalc.backward.truth import FiniteDifferences, along
+from matcalc.backward.truth import FiniteDifferences
 from matcalc.core.tolerance import relative_error
 from matcalc.oracles.base import Measurement
 
@@ -77,6 +77,10 @@ class ReferenceTruth:
     tolerance: dict[str, float]
     # Floors fixed by the whole pass, when this truth is a subset of it (one input at a time).
     floors: dict[str, float] | None = None
+    # Below float64: the reference's own error in the check's dtype, per input: the smallest
+    # relative error that dtype resolves for this computation. Past the verdict's resolution guard
+    # the dtype cannot decide (f underflows, say): inconclusive, never a wider tolerance.
+    resolutions: dict[str, float] | None = None
 
     def floor(self, name: str) -> float:
         """The zero-truth floor of ``name``: the largest true gradient of the pass, per entry of
@@ -91,7 +95,8 @@ class ReferenceTruth:
         for name, true in self.truth.items():
             claim = grads[name]
             out[name] = Measurement(
-                claimed=claim.detach(), true=true, tolerance=self.tolerance[name], resolution=0.0,
+                claimed=claim.detach(), true=true, tolerance=self.tolerance[name],
+                resolution=0.0 if self.resolutions is None else self.resolutions.get(name, 0.0),
                 floor=self.floor(name), what=f"the gradient of {name!r} against the reference's autograd")
         return out
 
@@ -102,6 +107,9 @@ class FDTruth:
 
     fd: FiniteDifferences
     tol: float
+    # Below float64, with a float64 truth: fn's own forward error in the check's dtype (how much
+    # this computation rounds there); the tolerance adds FACTOR x it, as for a reference.
+    rounding: float = 0.0
 
     @property
     def tolerance(self) -> dict[str, float]:
@@ -116,8 +124,8 @@ class FDTruth:
                                      resolution=self.fd.resolution, floor=0.0,
                                      what=f"the gradient of {bad!r} is not finite")}
         return {ALL: Measurement(
-            claimed=along(grads, self.fd.directions), true=self.fd.values, tolerance=self.tol,
-            resolution=self.fd.resolution, floor=0.0, materialized=False,
+            claimed=self.fd.project(grads), true=self.fd.values, tolerance=self.tol,
+            resolution=max(self.fd.resolution, self.rounding), floor=0.0, materialized=False,
             what=f"u^T J v along {len(self.fd.directions)} random directions against finite differences")}
 
 

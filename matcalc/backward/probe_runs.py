@@ -216,7 +216,7 @@ class ProbeRuns(CheckState):
                 return
             claimed = sum(float((t.to(torch.float64) * g.to(torch.float64)).sum())
                           for t, g in zip(got, self.G, strict=True) if t is not None and g is not None)
-            v = judge(Measurement(claimed=torch.tensor([claimed], dtype=torch.float64),
+            v = judge(Measurement(claimed=torch.tensor([claimed / self.truth.fd.unit], dtype=torch.float64),
                                   true=self.truth.fd.values[:1], tolerance=self.truth.tol,
                                   resolution=float(self.truth.fd.errors[0]) / max(
                                       float(self.truth.fd.values[:1].abs()[0]), 1e-300),

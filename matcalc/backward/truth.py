@@ -13,7 +13,7 @@ Example::
     >>> u = (torch.ones(2, dtype=torch.float64),)
     >>> v = [{"x": torch.tensor([1.0, 0.0], dtype=torch.float64)}]
     >>> fd = fd_probes(torch.sin, x, u, v, torch.float64)
-    >>> abs(fd.values[0].item() - math.cos(0.5)) < 1e-9
+    >>> abs(fd.values[0].item() * fd.unit - math.cos(0.5)) < 1e-9
     True
 """
 
@@ -72,6 +72,13 @@ class FiniteDifferences:
     errors: torch.Tensor
     directions: list[dict[str, torch.Tensor]]
     dtype: torch.dtype
+    # values and errors are in units of fn's largest output entry at x, so that neither
+    # overflows nor underflows at any scale of fn
+    unit: float = 1.0
+
+    def project(self, grads: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The claim's side of u^T J e for each direction e, in the units of ``values``."""
+        return along(grads, self.directions) / self.unit
 
     @property
     def resolution(self) -> float:
@@ -113,28 +120,27 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
     h = step(dtype)
     exact = dtype == torch.float64  # x + t v rounds at eps / t ~ 1e-13 relative: below resolution
     values, errors, realized = [], [], []
-    scale = 0.0
-    for j, v in enumerate(directions):
+    outs = at_x if at_x is not None else forward_values(fn, [x.to(dtype) for x in x64.values()], where)
+    unit = _largest(outs)
+    # the rounding scale sum |u| |fn(x)|, in units
+    scale = sum(float((o.reshape(-1).to(torch.float64) / unit).abs() @ w.abs())
+                for o, w in zip(outs, u, strict=True) if w is not None)
+    for v in directions:
         def g(t: float, v: Mapping[str, torch.Tensor] = v) -> tuple[float, dict[str, torch.Tensor]]:
             moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
                      else x64[k].to(dtype) for k in x64}
             outs = forward_values(fn, list(moved.values()), where)
-            total = sum(float(o.reshape(-1).to(torch.float64) @ w)
+            total = sum(float((o.reshape(-1).to(torch.float64) / unit) @ w)
                         for o, w in zip(outs, u, strict=True) if w is not None)
             steps = {} if exact else {k: moved[k].to(torch.float64) - x64[k] for k in v}
             return total, steps
 
-        if j == 0:  # the rounding scale sum |u| |fn(x)|, once
-            outs = at_x if at_x is not None else forward_values(
-                fn, [x.to(dtype) for x in x64.values()], where)
-            scale = sum(float(o.reshape(-1).to(torch.float64).abs() @ w.abs())
-                        for o, w in zip(outs, u, strict=True) if w is not None)
         d, e = [], []
         for t in (h, h / 2, h / 4):
             (gp, dp), (gm, dm) = g(t), g(-t)
             d.append((gp - gm) / (2 * t))
             e.append({k: (dp[k] - dm[k]) / (2 * t) for k in dp})
-        noise = ROUNDING * eps * 2 * scale / (h / 4)
+        noise = ROUNDING * eps * 2 * scale / (h / 2)  # the rounding of the value R(h, h/2)
         value = (4 * d[1] - d[0]) / 3
         finer = (4 * d[2] - d[1]) / 3
         errors.append(abs(finer - value) + noise)
@@ -142,7 +148,19 @@ def fd_probes(fn: Fn, inputs: Mapping[str, torch.Tensor], grad_outputs: Sequence
         realized.append({k: v[k].to(torch.float64) for k in v} if exact
                         else {k: (4 * e[1][k] - e[0][k]) / 3 for k in e[0]})
     return FiniteDifferences(torch.tensor(values, dtype=torch.float64),
-                             torch.tensor(errors, dtype=torch.float64), realized, dtype)
+                             torch.tensor(errors, dtype=torch.float64), realized, dtype, unit)
+
+
+def _largest(outs: Sequence[torch.Tensor]) -> float:
+    """The largest finite |entry| of fn's floating outputs (1 when there is none)."""
+    big = 0.0
+    for o in outs:
+        if o.is_floating_point() and o.numel():
+            a = o.detach().to(torch.float64).abs()
+            a = a[torch.isfinite(a)]
+            if a.numel():
+                big = max(big, float(a.max()))
+    return big if 0 < big < float("inf") else 1.0
 
 
 def along(grads: Mapping[str, torch.Tensor], directions: Sequence[Mapping[str, torch.Tensor]]
