@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from tabulate import tabulate
 
+from matcalc.draws.parallel import tile_walk
 from matcalc.fast import forms as fast
 from matcalc.perf.scaling import copy_bandwidth
 from matcalc.perf.timing import median_time
@@ -25,26 +26,9 @@ from matcalc.perf.timing import median_time
 CPU = torch.device("cpu")
 
 
-def _old_symmetric_sum(a: torch.Tensor, tile: int = 256) -> torch.Tensor:
-    """fast.symmetric_sum before: 256 x 256 tiles, output from torch's allocator."""
-    n = a.shape[0]
-    out = torch.empty_like(a)
-    for i in range(0, n, tile):
-        for j in range(i, n, tile):
-            block = a[i:i + tile, j:j + tile] + a[j:j + tile, i:i + tile].T
-            out[i:i + tile, j:j + tile] = block
-            if j != i:
-                out[j:j + tile, i:i + tile] = block.T
-    return out
-
-
-def _without_compiled(form: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
-    """A fast form as it runs where matcalc._fastcpu was not built."""
-    compiled, fast._fastcpu = fast._fastcpu, None
-    try:
-        return form(*args)
-    finally:
-        fast._fastcpu = compiled
+def _old_symmetric_sum(a: torch.Tensor) -> torch.Tensor:
+    """fast.symmetric_sum before: 256 x 256 tiles on one thread, output from torch's allocator."""
+    return tile_walk(a, torch.empty_like(a), torch.add, 256)
 
 
 def _old_rank_one(d: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -72,18 +56,14 @@ def main() -> None:
     size = dt.itemsize if hasattr(dt, "itemsize") else torch.empty((), dtype=dt).element_size()
     groups: list[tuple[str, int, list[tuple[str, Callable[[], Any]]]]] = [
         ("xᵀ(A + Aᵀ) (quadratic_form)", (n * n + 2 * n) * size, [
-            ("fast.quadratic_gradient (now: compiled, 4 rows at a time, over torch's threads, one pass)",
+            ("fast.quadratic_gradient (now: 32-row blocks over torch's threads, one pass)",
              lambda: fast.quadratic_gradient(x, a)),
-            ("torch block loop (32-row blocks over torch's threads; without matcalc._fastcpu)",
-             lambda: _without_compiled(fast.quadratic_gradient, x, a)),
             ("addmv(x @ A, A, x) (two passes)", lambda: torch.addmv(x @ a, a, x)),
             ("autograd backward", lambda: _backward(x, a)),
         ]),
         ("A + Aᵀ (hessian_quadratic_form)", 2 * n * n * size, [
-            ("fast.symmetric_sum (now: compiled 64-tiles over torch's threads, huge-page output)",
+            ("fast.symmetric_sum (now: 128-tiles over torch's threads, huge-page output)",
              lambda: fast.symmetric_sum(a)),
-            ("torch tile loop (128 tiles over torch's threads; without matcalc._fastcpu)",
-             lambda: _without_compiled(fast.symmetric_sum, a)),
             ("before: 256 tiles, torch output", lambda: _old_symmetric_sum(a)),
             ("A + A.T", lambda: a + a.T),
         ]),

@@ -1,5 +1,6 @@
 """The CPU buffer pool (matcalc/draws/buffers.py): a buffer is handed out again only once nothing refers
-to it, never while a tensor, a view, a numpy array or a storage over it lives."""
+to it, never while a tensor, a view, a numpy array or a storage over it lives; and a check leaves
+nothing holding its inputs once it returns."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ SHAPE = (1024, 1024, 2)  # 16 MiB in float64: pooled
 
 
 @pytest.fixture(autouse=True)
-def empty_pool() -> None:
-    buffers._POOL.clear()
+def empty_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.collect()  # buffers of earlier tests go back to the pool ...
+    monkeypatch.setenv("MATCALC_BUFFER_POOL_MIB", "0")
+    buffers.empty(SHAPE, torch.float64, CPU)  # ... and a limit of 0 forgets them all
+    monkeypatch.delenv("MATCALC_BUFFER_POOL_MIB")
+    assert buffers.pooled_bytes() == 0
 
 
 def test_a_freed_buffer_is_reused() -> None:
@@ -37,8 +42,11 @@ HOLDERS: dict[str, Callable[[torch.Tensor], object]] = {
     "the tensor": lambda t: t,
     "a view": lambda t: t.transpose(0, 1)[3:],
     "a numpy array": lambda t: t.numpy(),
+    "a slice of a numpy array": lambda t: t.numpy()[::2, 5:],
+    "a memoryview": lambda t: memoryview(t.numpy()),
     "its storage": lambda t: t.untyped_storage(),
     "a reshaped copy-free alias": lambda t: t.view(-1),
+    "a DLPack capsule": lambda t: torch.utils.dlpack.to_dlpack(t),
 }
 
 
@@ -57,7 +65,20 @@ def test_a_buffer_in_use_is_never_handed_out(holder: str) -> None:
     assert buffers.empty(SHAPE, torch.float64, CPU).data_ptr() == ptr
 
 
-def test_draws_reuse_memory_and_stay_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_buffer_freed_by_another_thread_comes_back() -> None:
+    import threading
+
+    a = buffers.empty(SHAPE, torch.float64, CPU)
+    ptr = a.data_ptr()
+    box = [a]
+    del a
+    worker = threading.Thread(target=box.clear)
+    worker.start()
+    worker.join()
+    assert buffers.empty(SHAPE, torch.float64, CPU).data_ptr() == ptr
+
+
+def test_draws_reuse_memory_and_stay_correct() -> None:
     first = gaussian((2048, 1024), seed=5)
     expected = first.clone()
     del first
@@ -89,6 +110,12 @@ def test_a_bad_limit_names_the_fix(monkeypatch: pytest.MonkeyPatch, value: str) 
 def test_small_buffers_are_not_pooled() -> None:
     buffers.empty((100, 100), torch.float64, CPU)
     assert buffers.pooled_bytes() == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_buffers_have_the_shape_and_dtype_asked_for(dtype: torch.dtype) -> None:
+    t = buffers.empty(SHAPE, dtype, CPU)
+    assert t.shape == SHAPE and t.dtype == dtype and t.is_contiguous()
 
 
 # A check must leave nothing holding its inputs: a reference cycle would keep them (512 MiB each at

@@ -5,7 +5,7 @@ tests/test_catalog.py; the Triton kernels in tests/test_fast_triton.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -73,60 +73,39 @@ def test_quadratic_gradient_blocks_at_any_thread_count() -> None:
                                            rtol=1e-12, atol=1e-12)
 
 
-@contextmanager
-def _without_compiled_loops() -> Iterator[None]:
-    from matcalc.fast import forms as fast
-
-    saved, fast._fastcpu = fast._fastcpu, None
-    try:
-        yield
-    finally:
-        fast._fastcpu = saved
-
-
-@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_symmetric_sum_paths_give_a_plus_a_transpose_exactly(compiled: bool, dtype: torch.dtype) -> None:
-    """matcalc/_fastcpu.c and the torch tile loop: each entry is the one addition A[i, j] + A[j, i],
-    for any thread count and ragged sizes (tiles of 64, transposes in blocks of 8); strided input
-    and the lazy neg bit, which the compiled loop cannot take, go to the torch loop."""
+def test_symmetric_sum_gives_a_plus_a_transpose_exactly(dtype: torch.dtype) -> None:
+    """Each entry is the one addition A[i, j] + A[j, i], for any thread count, ragged sizes,
+    strided input and the lazy neg bit."""
     from matcalc.fast import forms as fast
 
-    if compiled and fast._fastcpu is None:
-        pytest.skip("matcalc._fastcpu was not built")
-    with nullcontext() if compiled else _without_compiled_loops():
-        for threads in (1, 2, 3):
-            with torch_threads(threads):
-                for n in (129, 200, 517, 1000):
-                    a = torch.randn(n, n, dtype=dtype)
-                    assert torch.equal(fast.symmetric_sum(a), a + a.T), (threads, n)
-                    b = torch.randn(n, n + 3, dtype=dtype)[:, 1:n + 1]  # not contiguous
-                    assert torch.equal(fast.symmetric_sum(b), b + b.T), (threads, n)
-                    c = torch._neg_view(a)
-                    assert torch.equal(fast.symmetric_sum(c), c + c.T), (threads, n)
+    for threads in (1, 2, 3):
+        with torch_threads(threads):
+            for n in (129, 200, 517, 1000):
+                a = torch.randn(n, n, dtype=dtype)
+                assert torch.equal(fast.symmetric_sum(a), a + a.T), (threads, n)
+                b = torch.randn(n, n + 3, dtype=dtype)[:, 1:n + 1]  # not contiguous
+                assert torch.equal(fast.symmetric_sum(b), b + b.T), (threads, n)
+                c = torch._neg_view(a)
+                assert torch.equal(fast.symmetric_sum(c), c + c.T), (threads, n)
 
 
 @pytest.mark.parametrize("form", ["symmetric_sum", "quadratic_gradient"])
-def test_fast_forms_run_compiled_where_built(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+def test_cpu_loops_use_torchs_threads(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    """Each tile or block op is too small for a thread team of its own: the loop itself must be
+    shared, or one core does all the work."""
+    from matcalc.draws import parallel
     from matcalc.fast import forms as fast
 
-    if fast._fastcpu is None:
-        pytest.skip("matcalc._fastcpu was not built")
-    calls: list[tuple[int, int]] = []
-    real = fast._fastcpu
+    workers: list[int] = []
+    real = parallel.spread
 
-    class Spy:
-        @staticmethod
-        def symmetric_sum(*args: object) -> None:
-            calls.append(args[-2:])  # type: ignore[arg-type]
-            real.symmetric_sum(*args)
+    def spy(work: object, n: int) -> None:
+        workers.append(n)
+        real(work, n)  # type: ignore[arg-type]
 
-        @staticmethod
-        def quadratic_gradient(*args: object) -> None:
-            calls.append(args[-2:])  # type: ignore[arg-type]
-            real.quadratic_gradient(*args)
-
-    monkeypatch.setattr(fast, "_fastcpu", Spy)
+    monkeypatch.setattr(parallel, "spread", spy)
+    monkeypatch.setattr(fast, "spread", spy)
     n = 600  # quadratic_gradient gives each thread at least 8 blocks of 32 rows
     a = torch.randn(n, n, dtype=torch.float64)
     x = torch.randn(n, dtype=torch.float64)
@@ -135,77 +114,30 @@ def test_fast_forms_run_compiled_where_built(monkeypatch: pytest.MonkeyPatch, fo
             assert torch.equal(fast.symmetric_sum(a), a + a.T)
         else:
             torch.testing.assert_close(fast.quadratic_gradient(x, a), a @ x + x @ a, rtol=1e-12, atol=1e-12)
-    assert sorted(calls) == [(0, 2), (1, 2)]
+    assert workers == [2]
 
 
-@pytest.mark.parametrize("bad", ["rectangular", "int64", "same buffer", "overlapping out", "wrong out dtype",
-                                 "step 0"])
-def test_compiled_symmetric_sum_refuses_what_it_cannot_do(bad: str) -> None:
-    import numpy as np
-
-    from matcalc.fast import forms as fast
-
-    if fast._fastcpu is None:
-        pytest.skip("matcalc._fastcpu was not built")
-    a, out, step = np.zeros((4, 4)), np.zeros((4, 4)), 1
-    if bad == "rectangular":
-        a, out = np.zeros((4, 5)), np.zeros((4, 5))
-    elif bad == "int64":
-        a, out = np.zeros((4, 4), np.int64), np.zeros((4, 4), np.int64)
-    elif bad == "same buffer":
-        out = a
-    elif bad == "overlapping out":
-        storage = np.zeros(20)
-        a, out = storage[:16].reshape(4, 4), storage[4:].reshape(4, 4)
-    elif bad == "wrong out dtype":
-        out = np.zeros((4, 4), np.float32)
-    else:
-        step = 0
-    with pytest.raises(ValueError, match="square C-contiguous"):
-        fast._fastcpu.symmetric_sum(a, out, 0, step)
-
-
-@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_quadratic_gradient_paths_at_ragged_sizes(compiled: bool, dtype: torch.dtype) -> None:
-    """matcalc/_fastcpu.c (four rows at a time, eight lanes) and the torch block loop: A x + A^T x
-    to rounding, for sizes that leave partial row groups, lanes and blocks, at any thread count."""
+def test_quadratic_gradient_at_ragged_sizes(dtype: torch.dtype) -> None:
+    """The torch block loop: A x + A^T x to rounding, for sizes that leave partial blocks, at any
+    thread count."""
     from matcalc.fast import forms as fast
 
-    if compiled and fast._fastcpu is None:
-        pytest.skip("matcalc._fastcpu was not built")
     tol = {torch.float64: 1e-12, torch.float32: 1e-4}[dtype]
-    with nullcontext() if compiled else _without_compiled_loops():
-        for threads in (1, 2, 3):
-            with torch_threads(threads):
-                for n in (129, 263, 517, 1030):
-                    a = torch.randn(n, n, dtype=dtype)
-                    x = torch.randn(n, dtype=dtype)
-                    expected = (a.double() @ x.double() + x.double() @ a.double()).to(dtype)
-                    torch.testing.assert_close(fast.quadratic_gradient(x, a), expected, rtol=tol, atol=tol)
-
-
-def test_compiled_quadratic_gradient_refuses_what_it_cannot_do() -> None:
-    import numpy as np
-
-    from matcalc.fast import forms as fast
-
-    if fast._fastcpu is None:
-        pytest.skip("matcalc._fastcpu was not built")
-    a, x, ax = np.zeros((4, 4)), np.zeros(4), np.zeros(4)
-    whole = np.zeros(8)
-    for args in [(np.zeros((4, 5)), x, ax, np.zeros(4)), (a, np.zeros(3), ax, np.zeros(4)),
-                 (a, x, ax, ax), (a, x.astype(np.float32), ax, np.zeros(4)), (a, ax, ax, np.zeros(4)),
-                 (a, whole[:4], whole[2:6], np.zeros(4))]:
-        with pytest.raises(ValueError, match="quadratic_gradient needs"):
-            fast._fastcpu.quadratic_gradient(*args, 0, 1)
+    for threads in (1, 2, 3):
+        with torch_threads(threads):
+            for n in (129, 263, 517, 1030):
+                a = torch.randn(n, n, dtype=dtype)
+                x = torch.randn(n, dtype=dtype)
+                expected = (a.double() @ x.double() + x.double() @ a.double()).to(dtype)
+                torch.testing.assert_close(fast.quadratic_gradient(x, a), expected, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("name", ["quadratic_form", "hessian_quadratic_form", "hessian_norm",
                                   "hessian_logsumexp"])
 def test_every_fast_form_keeps_forward_mode_tangents(name: str) -> None:
     """torch.autograd.forward_ad (check_backward's jvp probe) carries tangents on the tensors
-    themselves: a compiled loop or an out= write would drop them silently."""
+    themselves: a worker thread or an out= write would drop them silently."""
     from torch.autograd import forward_ad
 
     from matcalc.catalog import RULES

@@ -1,8 +1,11 @@
-"""The fast samplers for large inputs (matcalc.sampling): determinism, the domains' guarantees,
-independence from the global RNGs, and small draws left bit-identical. The threshold is lowered so
-that moderate sizes take the fast path; speed is measured in bench/draw_speed.py, not here."""
+"""The fast samplers for large inputs (matcalc.draws.large): determinism at any thread count, the
+domains' guarantees, independence from the global RNGs, and small draws left bit-identical. The
+threshold is lowered so that moderate sizes take the fast path; speed is measured in
+bench/draw_speed.py, not here."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -10,7 +13,6 @@ import torch
 
 import matcalc as mc
 from matcalc.draws import large as sampling
-from matcalc.draws import philox
 from matcalc.draws.samplers import draw
 
 N = 80  # 6400 entries: above the lowered threshold
@@ -19,7 +21,7 @@ N = 80  # 6400 entries: above the lowered threshold
 @pytest.fixture
 def low_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sampling, "FAST_DRAW_MIN_NUMEL", 4096)
-    monkeypatch.setattr(sampling, "_SPAN_BLOCKS", 2)  # spans of 512 entries: several per worker
+    monkeypatch.setattr(sampling, "SPAN", 500)  # 13 spans at N = 80, the last one ragged
 
 
 def _draw(structure: str, seed: int, dtype: torch.dtype = torch.float64, shape: tuple[int, int] = (N, N),
@@ -60,33 +62,91 @@ def test_fast_path_differs_from_the_original_sampler(low_threshold: None) -> Non
     assert not torch.equal(_draw("general", 0), fast)
 
 
-def test_gaussian_does_not_depend_on_the_number_of_workers(low_threshold: None) -> None:
-    one = sampling.gaussian((3000,), seed=4, workers=1)
-    assert torch.equal(one, sampling.gaussian((3000,), seed=4, workers=2))
-    assert torch.equal(one, sampling.gaussian((3000,), seed=4, workers=3))
+# Five whole spans and a ragged sixth at the real span length: what a draw at n = 1024 looks like.
+MANY_SPANS = (5 * sampling.SPAN + 1234,)
 
 
-def test_gaussian_moments() -> None:
-    x = sampling.gaussian((2**18,), seed=0)
-    assert abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
-    assert abs(float((x.abs() > 2).double().mean()) - 0.0455) < 0.002
-    y = sampling.gaussian((2**18,), seed=0, dtype=torch.float32)
-    assert torch.equal(y.double(), x)  # float32 Box-Muller, widened
+def _fill(kind: str, seed: int, workers: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    if kind == "gaussian":
+        return sampling.gaussian(MANY_SPANS, seed, dtype, workers=workers)
+    return sampling.uniform(MANY_SPANS, 0.5, 2.0, seed, dtype, workers=workers)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+def test_same_seed_same_bits_with_one_worker_or_several(kind: str, dtype: torch.dtype) -> None:
+    one = _fill(kind, 4, 1, dtype).view(torch.uint8)
+    for workers in (2, 3, 6):
+        assert torch.equal(_fill(kind, 4, workers, dtype).view(torch.uint8), one), workers
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "uniform"])
-def test_large_draws_are_the_same_without_the_compiled_path(low_threshold: None, kind: str,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """A machine that installed matcalc without a C compiler draws the same inputs for a seed."""
-    def one() -> torch.Tensor:
-        if kind == "gaussian":
-            return sampling.gaussian((77, 61), seed=9, workers=3)
-        return sampling.uniform((77, 61), 0.5, 2.0, seed=9, workers=3)
+def test_different_seeds_draw_different_values(kind: str) -> None:
+    a, b = _fill(kind, 4, 2), _fill(kind, 5, 2)
+    assert not torch.equal(a, b)
+    # not merely shifted or partly shared: no span of one equals any span of the other
+    spans = sampling.SPAN
+    firsts = {float(a[k * spans]) for k in range(6)} | {float(b[k * spans]) for k in range(6)}
+    assert len(firsts) == 12
+    assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 5 / math.sqrt(a.numel())
 
-    compiled = one()
-    monkeypatch.setattr(philox, "_philox", None)
-    with pytest.warns(RuntimeWarning, match="not built .* about 40x slower"):
-        assert torch.equal(one(), compiled)
+
+def test_span_k_is_drawn_by_child_k_of_the_seed(low_threshold: None) -> None:
+    """The documented layout: entries k * SPAN .. (k + 1) * SPAN - 1 come from child k of
+    SeedSequence(seed) on SFC64, so a value depends on the seed and its index alone."""
+    g = sampling.gaussian((2, 1234), seed=9, workers=3).view(-1).numpy()
+    u = sampling.uniform((2468,), 0.0, 1.0, seed=9, dtype=torch.float32, workers=2).numpy()
+    for k in range(5):  # 2468 = 4 spans of 500 and 468
+        child = np.random.Generator(np.random.SFC64(np.random.SeedSequence(9).spawn(k + 1)[k]))
+        part = slice(k * 500, (k + 1) * 500)
+        assert np.array_equal(g[part], child.standard_normal(500)[: g[part].shape[0]])
+        child = np.random.Generator(np.random.SFC64(np.random.SeedSequence(9).spawn(k + 1)[k]))
+        assert np.array_equal(u[part], child.random(500, dtype=np.float32)[: u[part].shape[0]])
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_gaussian_follows_the_standard_normal(dtype: torch.dtype) -> None:
+    z = sampling.gaussian((2**20,), seed=2026, dtype=dtype)
+    assert z.dtype == dtype
+    x = z.double().numpy()
+    assert abs(x.mean()) < 5 / math.sqrt(x.size)
+    assert abs(x.var() - 1) < 5 * math.sqrt(2 / x.size)
+    assert abs(float((np.abs(x) > 2).mean()) - 0.0455) < 0.002
+    # Kolmogorov-Smirnov distance on a subsample across all four spans; 1.63 / sqrt(m) is the 1%
+    # critical value.
+    m = 2**14
+    sub = np.sort(x[:: x.size // m])
+    cdf = _normal_cdf(sub)
+    assert max(np.max(np.arange(1, m + 1) / m - cdf), np.max(cdf - np.arange(m) / m)) < 1.63 / math.sqrt(m)
+    # neighbouring entries, and entries at the same place in neighbouring spans, are uncorrelated
+    assert abs(np.corrcoef(x[:-1], x[1:])[0, 1]) < 5 / math.sqrt(x.size)
+    spans = x.reshape(4, -1)
+    assert abs(np.corrcoef(spans[0], spans[1])[0, 1]) < 5 / math.sqrt(spans.shape[1])
+
+
+def test_float16_draws_are_float32_draws_rounded() -> None:
+    assert torch.equal(sampling.gaussian((3000,), 1, torch.float16),
+                       sampling.gaussian((3000,), 1, torch.float32).half())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_uniforms_fill_their_interval(dtype: torch.dtype) -> None:
+    u = sampling.uniform((2**18,), 0.5, 2.0, seed=3, dtype=dtype).double()
+    assert u.min() >= 0.5 and u.max() <= 2.0
+    assert u.min() < 0.5 + 1e-4 and u.max() > 2.0 - 1e-4
+    assert abs(float(u.mean()) - 1.25) < 0.01 and abs(float(u.var()) - 1.5**2 / 12) < 0.005
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_symmetrize_in_place_by_tiles_on_threads_is_exact(dtype: torch.dtype) -> None:
+    """Several tiles (300 = 2 x 128 + 44), in place, rows of tiles shared among threads."""
+    a = torch.randn(300, 300, dtype=dtype)
+    for workers in (1, 2, 3):
+        assert torch.equal(sampling.symmetrize_(a.clone(), workers=workers), (a + a.T) / 2), workers
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -1,4 +1,4 @@
-"""Large inputs drawn at close to memory speed: the samplers :func:`matcalc.model.domains.draw` switches
+"""Large inputs drawn fast, on threads: the samplers :func:`matcalc.draws.samplers.draw` switches
 to at and above :data:`FAST_DRAW_MIN_NUMEL` entries.
 
 Example::
@@ -15,15 +15,18 @@ Example::
 Why a second set of samplers, and why only above a size:
 
 - ``torch.randn(8192, 8192, dtype=torch.float64)`` runs a scalar Mersenne-Twister and Box-Muller
-  loop: on this project's CPU about 70 passes over the matrix (``bench/draw_speed.py`` measures
-  it), and even its float32 form is bound by the Mersenne-Twister (2.8 ns per entry). Here
-  entries come from :mod:`matcalc.philox`: a counter-based Philox4x32-10 stream and a float32
-  Box-Muller transform, compiled and vectorized (``matcalc/_philox.c``; a numpy reference gives
-  the same bits where no C compiler was available at install), spread over threads in spans
-  that each thread widens to float64 while they are in cache. Output ``i`` depends only on the
-  seed and ``i``, so the values do not depend on the number of threads. Entries are i.i.d.
-  N(0, 1) at float32 resolution (a few float32 ulps from the exact transform), widened
-  exactly.
+  loop on one thread: on this project's CPU 60 to 100 passes over the matrix
+  (``bench/draw_speed.py`` measures it). Here entries come from numpy's ``Generator`` (SFC64 bits,
+  the Ziggurat for normals) at the target precision, one generator per fixed span of
+  :data:`SPAN` entries: span ``k`` of a draw with stream seed ``s`` is filled by child ``k`` of
+  ``SeedSequence(s)`` (``SeedSequence(s).spawn(k + 1)[k]``). numpy's fill methods release the
+  GIL, so spans are drawn on threads, and since each span has its own generator the values depend
+  only on the seed, the entry's index and the dtype: never on the number of threads or on how
+  spans are shared. Entries are i.i.d. N(0, 1) (or uniform) at float64 or float32 resolution;
+  other dtypes are drawn in float32 and rounded. A general 8192 x 8192 float64 draw took 15
+  passes on a quiet machine, 28 to 29 while other jobs shared its 2 cores (the Ziggurat's
+  arithmetic, about 10 ns per entry per core here, is the bound;
+  bench/results/cpu-draws-pure.md).
 - The output is allocated by numpy (:func:`matcalc.draws.buffers.empty`), which asks the kernel for
   transparent huge pages; torch's own allocator faults in 4 KiB pages, which on this machine costs
   more than writing the matrix.
@@ -47,20 +50,22 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 
 import numpy as np
 import torch
 
-from matcalc.draws import philox
 from matcalc.draws.buffers import empty
-from matcalc.draws.parallel import spread
+from matcalc.draws.parallel import spread, tile_walk
 
 # At and above this many entries, draw() uses the samplers below (tests lower it to exercise them).
 FAST_DRAW_MIN_NUMEL = 2**20
-# Philox blocks (256 entries each) per unit of work handed to a thread: 2 MiB of float64, which
-# stays in cache while it is scaled. Not part of the values: any split draws the same ones.
-_SPAN_BLOCKS = 1024
+# Entries per span, each drawn by its own generator. Part of the values (another span length draws
+# other values), so fixed; 2 MiB of float64, which stays in cache while a thread fills it, and
+# 256 spans at n = 8192 (seeding one costs about 15 us).
+SPAN = 2**18
+# Side of the tiles of symmetrize_: 128 x 128 = 16384 entries, under ATen's grain size (32768), so
+# a tile op never starts a thread team of its own (matcalc.fast.forms.TILE says why).
+TILE = 128
 # Columns of W in the block reflector I - 2 W W^T.
 REFLECTOR_RANK = 8
 # Structures with a fast sampler on every device; general/symmetric/positive/nonzero have one on CPU
@@ -87,38 +92,43 @@ def stream_seed(gen: torch.Generator) -> int:
     return int(torch.randint(2**62, (1,), generator=gen, device=gen.device).item())
 
 
-def _workers(spans: int, workers: int | None) -> int:
+def span_generator(seed: int, span: int) -> np.random.Generator:
+    """The generator that fills span ``span`` of the stream of ``seed``: numpy's SFC64 seeded by
+    child ``span`` of ``SeedSequence(seed)``.
+
+    >>> child = np.random.SeedSequence(7).spawn(3)[2]
+    >>> a = span_generator(7, 2).standard_normal(4)
+    >>> bool((a == np.random.Generator(np.random.SFC64(child)).standard_normal(4)).all())
+    True
+    """
+    return np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(span,))))
+
+
+def _workers(workers: int | None, most: int) -> int:
     if workers is None:
         workers = min(torch.get_num_threads(), os.cpu_count() or 1)
-    return max(1, min(workers, spans))
+    return max(1, min(workers, most))
 
 
 def _drawn(normal: bool, shape: tuple[int, ...], seed: int, dtype: torch.dtype, workers: int | None,
-           scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
-    """``shift + scale * stream`` of the Philox stream of ``seed``, float64 or float32, drawn span
-    by span on ``workers`` threads (each span scaled while it is in cache)."""
-    if philox._philox is None:
-        # once per process (the default filter): the user can fix it, and nothing else says it
-        warnings.warn("matcalc._philox was not built (no C compiler when matcalc was installed): large "
-                      "inputs are drawn by its numpy reference, the same values about 40x slower; "
-                      "reinstall matcalc where a C compiler is available for the fast path",
-                      RuntimeWarning, stacklevel=2)
+           lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+    """Standard normals, or uniforms scaled to [lo, hi], float64 or float32, span by span on
+    ``workers`` threads (each span scaled while it is in cache)."""
     out = empty(shape, dtype, torch.device("cpu"))
     flat = out.view(-1).numpy()
-    numel = flat.shape[0]
-    span = _SPAN_BLOCKS * philox.BLOCK_OUTPUTS
-    spans = max(1, -(-numel // span))
-    fill = philox.normal if normal else philox.uniform
-    n = _workers(spans, workers)
+    spans = max(1, -(-flat.shape[0] // SPAN))
+    n = _workers(workers, spans)
 
     def work(first: int) -> None:
         for k in range(first, spans, n):
-            part = flat[k * span:(k + 1) * span]
-            fill(part, seed, k * _SPAN_BLOCKS)
-            if scale != 1.0:
-                np.multiply(part, scale, out=part)
-            if shift != 0.0:
-                np.add(part, shift, out=part)
+            part = flat[k * SPAN:(k + 1) * SPAN]
+            gen = span_generator(seed, k)
+            if normal:
+                gen.standard_normal(out=part, dtype=part.dtype)
+            else:
+                gen.random(out=part, dtype=part.dtype)
+                np.multiply(part, hi - lo, out=part)
+                np.add(part, lo, out=part)
 
     spread(work, n)
     return out
@@ -126,8 +136,8 @@ def _drawn(normal: bool, shape: tuple[int, ...], seed: int, dtype: torch.dtype, 
 
 def gaussian(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64, *,
              workers: int | None = None) -> torch.Tensor:
-    """i.i.d. N(0, 1) entries (float32 Box-Muller on Philox bits, widened exactly), a CPU tensor
-    of ``dtype``; the same values for any number of ``workers``.
+    """i.i.d. N(0, 1) entries (numpy's Ziggurat at float64 or float32; other dtypes rounded from
+    float32), a CPU tensor of ``dtype``; the same values for any number of ``workers``.
 
     >>> g = gaussian((4, 3), seed=1)
     >>> bool(torch.equal(g, gaussian((4, 3), seed=1, workers=1))), g.dtype
@@ -140,34 +150,33 @@ def gaussian(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float
 
 def uniform(shape: tuple[int, ...], lo: float, hi: float, seed: int, dtype: torch.dtype = torch.float64,
             *, workers: int | None = None) -> torch.Tensor:
-    """i.i.d. entries uniform in [lo, hi] (float32 uniforms on Philox bits, widened), a CPU tensor
-    of ``dtype``.
+    """i.i.d. entries uniform in [lo, hi] (numpy's uniforms at float64 or float32, scaled), a CPU
+    tensor of ``dtype``.
 
     >>> u = uniform((1000,), 0.5, 2.0, seed=3)
     >>> bool(u.min() >= 0.5 and u.max() <= 2.0)
     True
     """
     work_dtype = dtype if dtype in (torch.float64, torch.float32) else torch.float32
-    x = _drawn(False, shape, seed, work_dtype, workers, scale=hi - lo, shift=lo)
+    x = _drawn(False, shape, seed, work_dtype, workers, lo, hi)
     return x if work_dtype == dtype else x.to(dtype)
 
 
-def symmetrize_(a: torch.Tensor, tile: int = 128) -> torch.Tensor:
-    """A <- (A + A^T) / 2 in place, tile by tile (one read and one write of A, no second matrix);
-    the result is exactly symmetric.
+def _mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x + y).mul_(0.5)
+
+
+def symmetrize_(a: torch.Tensor, *, workers: int | None = None) -> torch.Tensor:
+    """A <- (A + A^T) / 2 in place by the tile walk (one read and one write of A, no second
+    matrix; on CPU the rows of tiles on ``workers`` threads); the result is exactly symmetric.
 
     >>> a = torch.arange(9.0).reshape(3, 3)
     >>> symmetrize_(a).tolist()
     [[0.0, 2.0, 4.0], [2.0, 4.0, 6.0], [4.0, 6.0, 8.0]]
     """
-    n = a.shape[0]
-    for i in range(0, n, tile):
-        for j in range(i, n, tile):
-            block = (a[i:i + tile, j:j + tile] + a[j:j + tile, i:i + tile].T).mul_(0.5)
-            a[i:i + tile, j:j + tile] = block
-            if j != i:
-                a[j:j + tile, i:i + tile] = block.T
-    return a
+    # on a GPU the tile ops are kernel launches: threads would only contend for the launch queue
+    threads = _workers(workers, a.shape[0]) if a.device.type == "cpu" else 1
+    return tile_walk(a, a, _mean, TILE, threads)
 
 
 def orthonormal_columns(n: int, k: int, gen: torch.Generator) -> torch.Tensor:

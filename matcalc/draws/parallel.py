@@ -1,4 +1,4 @@
-"""Loops of small torch ops shared among torch's threads.
+"""Loops of small torch and numpy ops shared among torch's threads, and the tile walk.
 
 Example::
 
@@ -40,3 +40,36 @@ def spread(work: Callable[[int], object], workers: int) -> None:
     with ThreadPoolExecutor(workers) as pool:
         for done in [pool.submit(in_callers_modes, w) for w in range(workers)]:
             done.result()
+
+
+Combine = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def tile_walk(src: torch.Tensor, dst: torch.Tensor, combine: Combine, tile: int,
+              workers: int = 1) -> torch.Tensor:
+    """The tile walk: for each pair of ``tile`` x ``tile`` tiles (I, J) of square ``src`` with
+    I on or above the diagonal, ``dst[I, J] = combine(src[I, J], src[J, I].T)`` and ``dst[J, I]``
+    its transpose; returns ``dst``. Rows of tiles are shared among ``workers`` threads.
+
+    >>> a = torch.arange(9.0).reshape(3, 3)
+    >>> tile_walk(a, torch.empty(3, 3), torch.add, tile=2).tolist()
+    [[0.0, 4.0, 8.0], [4.0, 8.0, 12.0], [8.0, 12.0, 16.0]]
+
+    Each pair of tiles is read whole before either is written and no two pairs share a tile, so
+    ``dst`` may be ``src`` (in place) as long as ``combine`` returns a new tensor. Walking A^T in
+    tiles keeps its strided reads in cache.
+    """
+    n = src.shape[0]
+    starts = range(0, n, tile)
+    workers = max(1, min(workers, len(starts)))
+
+    def rows_of_tiles(first: int) -> None:
+        for i in starts[first::workers]:  # interleaved: the triangle's rows shrink
+            for j in range(i, n, tile):
+                block = combine(src[i:i + tile, j:j + tile], src[j:j + tile, i:i + tile].T)
+                dst[i:i + tile, j:j + tile] = block
+                if j != i:
+                    dst[j:j + tile, i:i + tile] = block.T
+
+    spread(rows_of_tiles, workers)
+    return dst

@@ -4,8 +4,8 @@ built at full precision and only rounded once. Structures that must stay exact a
 (symmetric, diagonal) are re-imposed after the cast.
 
 Inputs of 2^20 entries or more (``matcalc.draws.large.FAST_DRAW_MIN_NUMEL``) are drawn by
-:mod:`matcalc.draws.large` instead, with the same guarantees at close to memory speed; smaller
-draws are unchanged, bit for bit.
+:mod:`matcalc.draws.large` instead, with the same guarantees, on threads and without the O(n^3)
+factorizations; smaller draws are unchanged, bit for bit.
 
 Example::
 
@@ -51,7 +51,7 @@ def draw(
     """Draw one input of ``domain`` with the resolved ``shape``.
 
     At and above :data:`matcalc.draws.large.FAST_DRAW_MIN_NUMEL` entries the samplers of
-    :mod:`matcalc.draws.large` are used (same guarantees, memory speed); below it, the original ones.
+    :mod:`matcalc.draws.large` are used (same guarantees, faster); below it, the original ones.
 
     >>> import matcalc as mc
     >>> gen = torch.Generator().manual_seed(0)
