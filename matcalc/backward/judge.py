@@ -47,7 +47,6 @@ from dataclasses import dataclass
 import torch
 
 from matcalc.backward.truth import FiniteDifferences
-from matcalc.core.tolerance import relative_error
 from matcalc.oracles.base import Measurement
 
 FACTOR = 8.0
@@ -131,7 +130,3 @@ class FDTruth:
 
 Truth = ReferenceTruth | FDTruth
 
-
-def close(a: torch.Tensor, b: torch.Tensor, tol: float) -> bool:
-    """Within ``tol`` by the one relative error (shapes must agree)."""
-    return tuple(a.shape) == tuple(b.shape) and relative_error(a, b) <= tol
