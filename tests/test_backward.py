@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import matcalc as mc
-from matcalc.core.tolerance import MAX_RESOLUTION
 from examples.layers import LAYERS, Layer
 from examples.twins import BUG_CLASSES, TWINS
+from matcalc.core.tolerance import MAX_RESOLUTION
 from matcalc.testing import assert_backward
 
 LOW = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
