@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pip install -q -e '.[test,mutation]'
+rm -rf mutants  # a fresh run: mutmut keeps results across config changes otherwise
 mutmut run --max-children "${MUTMUT_CHILDREN:-2}" || true
 mutmut results

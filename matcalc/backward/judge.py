@@ -118,7 +118,8 @@ class FDTruth:
         names = self.fd.directions[0].keys() if self.fd.directions else ()
         if not all(finite(grads[n]) for n in names):
             bad = next(n for n in names if not finite(grads[n]))
-            claimed = grads[bad].detach().reshape(-1)[:1].to(torch.float64)
+            flat = grads[bad].detach().reshape(-1)
+            claimed = flat[~torch.isfinite(flat)][:1].to(torch.float64)  # a non-finite entry
             return {ALL: Measurement(claimed=claimed, true=torch.zeros_like(claimed), tolerance=self.tol,
                                      resolution=self.fd.resolution, floor=0.0,
                                      what=f"the gradient of {bad!r} is not finite")}
