@@ -31,10 +31,14 @@ from matcalc.oracles.base import Measurement
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def resolution_factor(k: int) -> float:
-    from matcalc.oracles.probe import resolution_factor as factor
+MISS_PROBABILITY = 1e-6
 
-    return factor(k)
+
+def resolution_factor(k: int) -> float:
+    """How many tolerances a rank-1 error must exceed to be missed with probability < 1e-6 (the
+    derivation is in matcalc/oracles/probe.py's docstring)."""
+    s = (MISS_PROBABILITY * 2 ** (k / 2) * math.gamma(k / 2 + 1)) ** (2 / k)
+    return math.sqrt(k / s)
 
 
 def batched(fn: Fn, batch: torch.Tensor, loop: bool = False) -> torch.Tensor:

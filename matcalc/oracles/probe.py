@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 import torch
 
 from matcalc.oracles.base import Fn, Measurement, Problem, combined
-from matcalc.oracles.forms import against_whole
+from matcalc.oracles.forms import against_whole, resolution_factor
 
-MISS_PROBABILITY = 1e-6
 # Above this many input elements, counting every input of f and not only the one differentiated,
 # one autograd vjp per probe in a loop beats one vmapped vjp for a few probes: vmap turns the
 # pullback of A @ x into a transposed matrix product (168 ms against 17 ms for 4 probes, x of 4096
@@ -44,12 +43,6 @@ MISS_PROBABILITY = 1e-6
 # intermediate costly.
 LOOP_ABOVE_NUMEL = 2**20
 PULLBACK_LOOP_MAX_PROBES = 16
-
-
-def resolution_factor(k: int) -> float:
-    """How many tolerances a rank-1 error must exceed to be missed with probability < 1e-6."""
-    s = (MISS_PROBABILITY * 2 ** (k / 2) * math.gamma(k / 2 + 1)) ** (2 / k)
-    return math.sqrt(k / s)
 
 
 def _batched(fn: Fn, batch: torch.Tensor, loop: bool) -> torch.Tensor:
