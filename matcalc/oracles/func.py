@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from matcalc.oracles.base import Fn, Measurement, Problem
-from matcalc.oracles.jacobian import with_forms
+from matcalc.oracles.base import Fn, Measurement, Problem, whole
 
 
 def func_jacobian(fn: Fn, x: torch.Tensor, out_numel: int) -> torch.Tensor:
@@ -35,7 +34,6 @@ class FuncOracle:
 
     def measure(self, problem: Problem) -> Measurement:
         if problem.hessian:
-            true = func_hessian(problem.fn, problem.x)
-        else:
-            true = func_jacobian(problem.fn, problem.x, problem.out.numel())
-        return with_forms(problem, true.detach(), "the whole Jacobian (torch.func)")
+            return whole(problem, func_hessian(problem.fn, problem.x), "the whole Jacobian (torch.func)")
+        true = func_jacobian(problem.fn, problem.x, problem.out.numel())
+        return whole(problem, true, "the whole Jacobian (torch.func)")
