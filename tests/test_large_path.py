@@ -59,10 +59,13 @@ def test_one_forward_gives_the_same_measurement(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_reference_jacobian_reuses_f(large_path: None) -> None:
+    """f's one evaluation with a graph serves both its value and the reference Jacobian (the
+    finite-difference confirmation of the truth evaluates f without a graph, on purpose)."""
     calls = []
 
     def f(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "meta":   # the planner's shape-only evaluation is not a pass over x
+        # the planner's shape-only evaluation is not a pass over x
+        if x.device.type != "meta" and x.requires_grad and torch.is_grad_enabled():
             calls.append(1)
         return x @ A @ x
 

@@ -39,14 +39,21 @@ def test_memory_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         mc.check(RULES["linear_map"])
 
 
-def test_probe_uses_matrix_free_claim_without_calling_derivative() -> None:
+def test_every_form_of_a_matrix_free_rule_is_a_claim() -> None:
+    """A rule's derivative is a claim even beside a jvp and a vjp (issue 17, class 4): the probe
+    oracle checks the forms matrix-free and the derivative too, so a derivative that raises is the
+    rule's own error, named."""
     def explode(**_: torch.Tensor) -> torch.Tensor:
-        raise AssertionError("the probe oracle must not materialize the claim when jvp/vjp exist")
+        raise AssertionError("the derivative is evaluated")
 
     rule = RULES["linear_map"]
     matrix_free = mc.Rule(name="mf", f=rule.f, derivative=explode, wrt="x", inputs=rule.inputs,
                           jvp=rule.jvp, vjp=rule.vjp)
-    assert mc.check(matrix_free, oracle="probe", sizes={"n": 64, "m": 40}).passed
+    with pytest.raises(mc.MatcalcError, match="the derivative raised"):
+        mc.check(matrix_free, oracle="probe", sizes={"n": 64, "m": 40})
+    right = mc.Rule(name="mf", f=rule.f, derivative=rule.derivative, wrt="x", inputs=rule.inputs,
+                    jvp=rule.jvp, vjp=rule.vjp)
+    assert mc.check(right, oracle="probe", sizes={"n": 64, "m": 40}).passed
 
 
 def test_wrong_matrix_free_claim_fails() -> None:
@@ -74,11 +81,13 @@ def test_taylor_verifies_a_custom_autograd_function() -> None:
             (x,) = ctx.saved_tensors
             return 2 * x**2 * g  # wrong: should be 3 x^2
 
-    # The hand-written backward is wrong, so autograd-based oracles would agree with a wrong claim;
-    # the Taylor oracle uses only f, and rejects it.
+    # The hand-written backward is wrong, so autograd's truth agrees with a wrong claim; the
+    # engine confirms that truth by finite differences of f before a pass (issue 17, class 2) and
+    # names the problem; the Taylor oracle uses only f, and rejects the claim.
     wrong_backward_claim = mc.Rule(name="cube", f=lambda x: Cube.apply(x), derivative=lambda x: torch.diag(2 * x**2),
                                    wrt="x", inputs={"x": mc.vector("n")})
-    assert mc.check(wrong_backward_claim, oracle="jacobian").passed  # autograd is fooled
+    with pytest.raises(mc.MatcalcError, match="hides part of its computation"):
+        mc.check(wrong_backward_claim, oracle="jacobian")
     res = mc.check(wrong_backward_claim, oracle="taylor")
     assert not res.passed and abs(res.error - 1 / 3) < 1e-6  # claims 2x^2 where f' = 3x^2
     right = mc.Rule(name="cube_ok", f=lambda x: Cube.apply(x), derivative=lambda x: torch.diag(3 * x**2),

@@ -4,12 +4,16 @@ A check compares the claim D with the true derivative J by the normwise relative
 
     error = ||D - J||_F / max(||J||_F, S)
 
-where S is the size a derivative of this f naturally has, ||f(x)|| / ||x|| (a homogeneous f of
-degree p has ||J x|| = p ||f||, so ||J|| >= p S; for a Hessian S = |f| / ||x||^2). The floor makes
-a true derivative of exactly 0 comparable: autograd's truth is then rounding noise at the scale of
-the computation (~eps * S), an exact zero claim passes, and a nonzero claim fails. The decision is
-taken in float64 (see check.py), so the tolerance below is float64's; the low dtypes report their
-accuracy beside the verdict. The check passes when ``error <= tolerance(dtype, size, conditioned)``:
+computed in units of the largest entry, so that values near float64's range neither overflow nor
+underflow. The floor S is never ||f||: a constant c in f = c + g(x) would make it as large as c,
+and a claim of 0 would pass. An autograd truth has no floor (S = 0); when the relative error
+fails, the truth's own rounding is measured (check.py re-measures at inputs moved by a few ulps),
+and a truth that is rounding noise is a zero truth: a claim within that noise passes, any other
+fails. Finite differences (the Taylor oracle) know their truth only to a measured error, so their
+floor is the variation of f itself under a finite perturbation of all of its inputs
+(matcalc/oracles/fd.py), which a constant term cancels out of. The decision is taken in float64
+(see check.py), so the tolerance below is float64's; the low dtypes report their accuracy beside
+the verdict. The check passes when ``error <= tolerance(dtype, size, conditioned)``:
 
     tolerance = C[dtype] * eps(dtype) * sqrt(size) * (KAPPA ** p[dtype] if conditioned else 1)
 
@@ -74,6 +78,21 @@ def tolerance(dtype: torch.dtype, size: int, conditioned: bool = False) -> float
     return SAFETY[dtype] * eps(dtype) * growth
 
 
+def norm(t: torch.Tensor) -> float:
+    """The Frobenius norm in float64 without overflow or underflow: in units of the largest entry.
+
+    >>> f"{norm(torch.tensor([3e200, 4e200], dtype=torch.float64)):.6g}"
+    '5e+200'
+    """
+    if t.numel() == 0:
+        return 0.0
+    t64 = t.detach().to(torch.float64)
+    unit = float(t64.abs().max())
+    if not 0 < unit < math.inf:
+        return unit
+    return unit * float(torch.linalg.vector_norm(t64 / unit))
+
+
 def relative_error(claim: torch.Tensor, true: torch.Tensor, floor: float = 0.0) -> float:
     """Normwise relative error ||D - J|| / max(||J||, floor); inf when either side is not finite,
     so NaN never passes.
@@ -96,6 +115,16 @@ def relative_error(claim: torch.Tensor, true: torch.Tensor, floor: float = 0.0) 
 
 
 TINY = float(torch.finfo(torch.float64).tiny)
+# The spacing of float64's subnormals: below TINY a value keeps only log2(|v| / SUBNORMAL) bits.
+SUBNORMAL = 2.0**-1074
+# A measured rounding (the change of a side when the inputs move by a few ulps, or a finite
+# difference's error) explains a difference up to this many times itself: the same allowance the
+# tolerance gives eps (SAFETY), so a measured quantity never gets less room than an assumed one.
+ROUNDING_SAFETY = 64.0
+# A measured rounding up to this (relative) still decides: a difference within it is rounding, and
+# every wrong formula (a factor, a transpose, a dropped term; DESIGN's 1e-6) is far outside it.
+# Past it the sample is too ill-conditioned to tell a formula from rounding: inconclusive.
+ROUNDING_CAP = 1e-10
 # A check whose resolution is coarser than this cannot tell a wrong formula (a factor, a
 # transpose, a dropped term) from rounding: it is inconclusive, never a pass.
 MAX_RESOLUTION = 1e-2

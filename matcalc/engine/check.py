@@ -16,12 +16,19 @@ How a check runs (each step is one module):
    uses the same draw rounded to its dtype.
 3. ``guards.py``: call f and the claim on private copies; they must not change their inputs and
    must give the same value twice.
-4. ``oracles/``: measure the claim against the truth. The formula is decided in float64, on the
-   float64 draw, whatever the check's dtype: float16 and bfloat16 cannot resolve a wrong factor at
-   large n, and a formula is right or wrong independently of the dtype it is evaluated in. The
-   low dtype's accuracy (the claim evaluated in it, next to autograd in it) is reported beside.
+4. ``oracles/``: measure the claim against the truth; every form the rule gives (derivative,
+   jvp, vjp) is compared. The formula is decided in float64, on the float64 draw, whatever the
+   check's dtype: float16 and bfloat16 cannot resolve a wrong factor at large n, and a formula is
+   right or wrong independently of the dtype it is evaluated in. The low dtype's accuracy (the
+   claim evaluated in it, next to autograd in it) is reported beside.
 5. ``verdict.py``: pass, fail or inconclusive, with the reason.
-6. ``diagnose.py``: hints for a failure.
+6. ``_refine`` (here): what the measurement alone cannot settle. An autograd truth is confirmed by
+   finite differences of f before it passes or fails anything (``oracles/confirm.py``: a kink
+   makes the check inconclusive, a truth autograd cannot see raises); a failure is weighed
+   against the accuracy the numbers measurably have: f computed in a lower precision, and the
+   rounding both sides show when the inputs move by a few ulps (``oracles/rounding.py``), which
+   also recognizes a zero truth.
+7. ``diagnose.py``: hints for a failure.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -46,7 +53,7 @@ from matcalc.core.guards import (
     same_values,
 )
 from matcalc.core.result import Result
-from matcalc.core.tolerance import CONDITIONED_STRUCTURES, KAPPA, relative_error, tolerance
+from matcalc.core.tolerance import CONDITIONED_STRUCTURES, KAPPA, norm, relative_error, tolerance
 from matcalc.diagnosis.review import review
 from matcalc.draws.inputs import cast_inputs, direction, draw_inputs
 from matcalc.engine.check_plan import Plan, plan_check
@@ -56,9 +63,17 @@ from matcalc.errors import MatcalcError
 from matcalc.model.rule import Rule, to_numerator
 from matcalc.model.sizes import second_sizes
 from matcalc.oracles import DEFAULT_PROBES, NAMES, REGISTRY, Measurement, Problem
+from matcalc.oracles.confirm import (
+    Confirmation,
+    confirm_differential,
+    confirm_hessian,
+    confirm_jacobian,
+)
 from matcalc.oracles.differential import measure_differential
+from matcalc.oracles.fd import KINK_STEP, own_scale
 from matcalc.oracles.jacobian import reference_hessian, reference_jacobian
-from matcalc.oracles.taylor import directional
+from matcalc.oracles.probe import hvp
+from matcalc.oracles.rounding import nudged, precision_of
 
 __all__ = ["ENGINE_LOCK", "Result", "check", "draw_inputs", "resolve_device", "resolve_dtype",
            "resolve_sizes"]
@@ -68,9 +83,9 @@ SEED_LIMIT = 2**63
 # transforms at once corrupt each other's results. Checks hold this lock: concurrent checks are
 # safe and give the sequential results; torch still uses every core inside each one.
 ENGINE_LOCK = threading.RLock()
-# An autograd truth that disagrees with extrapolated finite differences of f by more than this
-# (relative) means autograd cannot see through f.
-OPAQUE_DISAGREEMENT = 1e-4
+# Nudges of the inputs by a few ulps that measure a failure's rounding: one can leave a rounding
+# unchanged (an entry of X @ X that happens to round the same way), three rarely do.
+NUDGES = 3
 
 
 def check(
@@ -90,11 +105,12 @@ def check(
     >>> import matcalc as mc
     >>> from matcalc.catalog import RULES
     >>> mc.check(RULES["linear_map"]).sizes_checked
-    [{'m': 3, 'n': 5}, {'m': 5, 'n': 7}]
+    [{'m': 3, 'n': 5}, {'m': 4, 'n': 8}]
 
     ``oracle`` is one of "auto" (chosen from the shapes, see matcalc/engine/check_plan.py), "jacobian",
     "func", "probe" or "taylor". Without ``sizes`` the rule is checked at two size assignments
-    (the defaults, then each dim + 2), so a size baked into a claim cannot pass.
+    (the defaults, then a second one that flips every dim's parity and changes every gap between
+    dims, matcalc/model/sizes.py), so a size or a parity baked into a claim cannot pass.
     ``diagnose_structure`` re-checks a failed claim with symmetric / spd / diagonal matrices to
     say which structure it needs. ``memory_budget`` (bytes) caps the whole check.
     """
@@ -153,12 +169,16 @@ class _Run:
         failed = not v.passed
         mismatch = None
         m = self.measurement
+        if m is not None and v.part < len(m.parts):
+            m = m.parts[v.part]  # the comparison that decided the verdict
+        bound = v.tolerance
         if failed and not v.inconclusive and m is not None and m.materialized \
                 and m.claimed.shape == m.true.shape and math.isfinite(v.error):
             mismatch = diagnose.mismatch(m.claimed, m.true, m.tolerance)
         return Result(
             rule=self.rule.name, passed=v.passed, error=v.error,
-            tolerance=self.tolerance if m is None else m.tolerance, oracle=self.plan.oracle,
+            tolerance=bound if bound is not None else self.tolerance if m is None else m.tolerance,
+            oracle=self.plan.oracle,
             device=self.dev.type, dtype=str(self.dt).removeprefix("torch."), sizes=self.sizes,
             seed=self.seed, refuted=self.rule.refuted,
             counterexample={k: t.detach().cpu() for k, t in self.inputs.items()} if failed else None,
@@ -176,8 +196,13 @@ def _check_at(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int]
     conditioned = any(d.structure in CONDITIONED_STRUCTURES for d in rule.inputs.values())
     run = _Run(rule, dev, dt, sz, seed, plan, tolerance(torch.float64, max(sz.values(), default=1),
                                                           conditioned))
+    _check_distinct(rule, sz)
     t0 = time.perf_counter()
-    inputs = draw_inputs(rule, sz, dev, torch.float64, seed)
+    try:
+        inputs = draw_inputs(rule, sz, dev, torch.float64, seed)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        raise MatcalcError(f"{ctx.where}: the inputs could not be allocated ({type(exc).__name__}: "
+                           f"{exc}): use smaller sizes") from exc
     run.inputs = inputs
     sync(dev)
     run.timings["draw"] = time.perf_counter() - t0
@@ -187,6 +212,9 @@ def _check_at(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int]
     out = run.forward[0].detach() if run.forward else _evaluate_f(ctx, rule, inputs, run.tolerance)
     sync(dev)
     run.timings["f"] = time.perf_counter() - t0
+    if out.numel() == 0:
+        raise MatcalcError(f"f returns an empty tensor (shape {tuple(out.shape)}) ({ctx.where}): there "
+                           "is no derivative to check; make f return at least one entry")
     if not bool(torch.isfinite(out).all()):
         run.verdict = Verdict(False, math.inf, inconclusive=_outside_domain(rule, out))
         return run.result()
@@ -204,6 +232,20 @@ def _check_at(rule: Rule, dev: torch.device, dt: torch.dtype, sz: dict[str, int]
     if dt != torch.float64 and run.verdict is not None and run.verdict.passed:
         run.low_precision = _low_precision(run, ctx)
     return run.result()
+
+
+def _check_distinct(rule: Rule, sizes: dict[str, int]) -> None:
+    """``distinct_from`` names an input of the same shape: x is drawn as that input plus a vector
+    bounded away from 0, which needs both shapes equal."""
+    for name, dom in rule.inputs.items():
+        other = dom.distinct_from
+        if other is None:
+            continue
+        mine, theirs = dom.resolve(sizes), rule.inputs[other].resolve(sizes)
+        if mine != theirs:
+            raise MatcalcError(
+                f"rule {rule.name!r}: input {name!r} has shape {mine} and is distinct_from={other!r} "
+                f"of shape {theirs} at {sizes}: distinct_from needs an input of the same shape")
 
 
 def _one_forward(rule: Rule, plan: Plan, inputs: dict[str, torch.Tensor]) -> bool:
@@ -323,11 +365,8 @@ def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gener
                            f"{tuple(out.shape)}; use kind='jacobian'")
     out_shape = tuple(x.shape) if hessian else tuple(out.shape)
     wrt_shape = tuple(x.shape)
-    x_norm = max(float(torch.linalg.vector_norm(x)), 1e-300)
-    scale = float(torch.linalg.vector_norm(out)) / (x_norm * x_norm if hessian else x_norm)
-    matrix_free = plan.oracle in ("probe", "taylor") and rule.jvp is not None and not hessian
     claim: torch.Tensor | None = None
-    if not matrix_free:
+    if plan.materialize_claim:
         t0 = time.perf_counter()
         raw = _call_claim(ctx, rule, inputs)
         run.timings["claim"] = time.perf_counter() - t0
@@ -352,39 +391,239 @@ def _run_derivative(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gener
             run.hints.append(f"the claim is {str(claim.dtype).removeprefix('torch.')} in a "
                              f"{str(x.dtype).removeprefix('torch.')} check: it was computed in "
                              "another precision (a dtype= fixed inside the claim?)")
-    problem = Problem(
-        rule=rule, ctx=ctx, inputs=inputs, out=out, out_shape=out_shape, claim=claim,
-        claim_jvp=None if rule.jvp is None else _matrix_free(ctx, "jvp", rule.jvp, inputs),
-        claim_vjp=None if rule.vjp is None else _matrix_free(ctx, "vjp", rule.vjp, inputs),
-        gen=gen, probes=probes, tolerance=run.tolerance, scale=scale,
-        forward=run.forward if plan.oracle == "jacobian" else None,
-    )
+    problem = _problem(run, ctx, inputs, out, claim, gen, probes)
+    problem.forward = run.forward if plan.oracle == "jacobian" else None
+    state = gen.get_state()
     t0 = time.perf_counter()
     m = _measure(ctx, plan.oracle, problem)
     sync(x.device)
     run.timings["oracle"] = time.perf_counter() - t0
     run.measurement = m
-    run.verdict = verdict = judge(m, out)
+    run.verdict = judge(m, out)
     run.claim_shape = None if claim is None else tuple(claim.shape)
     run.true_shape = out_shape + wrt_shape
-    if verdict.passed or verdict.inconclusive or not math.isfinite(verdict.error):
-        if not verdict.passed and not verdict.inconclusive and m.claimed.shape == m.true.shape \
-                and m.materialized:
-            run.hints.extend(diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=out_shape,
-                                            wrt_shape=wrt_shape, layout=rule.layout, kind=rule.kind,
-                                            floor=m.floor, materialized=m.materialized))
+
+    def remeasure(moved: dict[str, torch.Tensor], scale: float) -> Measurement | None:
+        return _remeasure_derivative(run, ctx, problem, moved, state, scale)
+
+    def confirmation(eps: float) -> Confirmation:
+        return _confirmation(problem, m, out, eps)
+
+    def natural(g: torch.Generator) -> float:
+        """f's variation (matcalc/oracles/fd.py) per unit of J (of H for a Hessian)."""
+        size = max(norm(x), 1e-300)
+        v = own_scale(lambda kw: rule.f(**kw).detach(), inputs, _structures(rule), g, rule.wrt_names)
+        return v * x.numel() / size**2 if hessian else v * math.sqrt(x.numel()) / size
+
+    _refine(run, ctx, out, remeasure, confirmation, natural)
+    _failure_hints(run, out_shape, wrt_shape)
+
+
+def _problem(run: _Run, ctx: Context, inputs: dict[str, torch.Tensor], out: torch.Tensor,
+             claim: torch.Tensor | None, gen: torch.Generator, probes: int) -> Problem:
+    rule = run.rule
+    x = inputs[rule.wrt_names[0]]
+    hessian = rule.kind == "hessian"
+    return Problem(
+        rule=rule, ctx=ctx, inputs=inputs, out=out,
+        out_shape=tuple(x.shape) if hessian else tuple(out.shape), claim=claim,
+        claim_jvp=None if rule.jvp is None else _matrix_free(ctx, "jvp", rule.jvp, inputs),
+        claim_vjp=None if rule.vjp is None else _matrix_free(ctx, "vjp", rule.vjp, inputs),
+        gen=gen, probes=probes, tolerance=run.tolerance, scale=0.0,
+    )
+
+
+def _structures(rule: Rule) -> dict[str, str]:
+    return {n: d.structure for n, d in rule.inputs.items()}
+
+
+def _remeasure_derivative(run: _Run, ctx: Context, problem: Problem, moved: dict[str, torch.Tensor],
+                          state: torch.Tensor, scale: float) -> Measurement | None:
+    """The same measurement (same directions) at other inputs: the claim and the truth again,
+    with ``scale`` (f's natural scale per unit of J) as the floor of every comparison."""
+    rule = run.rule
+    out = ctx.call("f", rule.f, **moved).to(problem.out.dtype)
+    claim = None
+    if problem.claim is not None:
+        x = moved[rule.wrt_names[0]]
+        claim = to_numerator(rule, _call_claim(ctx, rule, moved), problem.out_shape, tuple(x.shape))
+        if claim.shape != problem.claim.shape:
+            return None
+    gen = torch.Generator(device=problem.gen.device)
+    gen.set_state(state)
+    again = _problem(run, ctx, moved, out, claim, gen, problem.probes)
+    again.scale = scale
+    return _measure(ctx, run.plan.oracle, again)
+
+
+def _confirmation(problem: Problem, m: Measurement, out: torch.Tensor, eps: float) -> Confirmation:
+    """The autograd truth of ``m`` against finite differences of f (matcalc/oracles/confirm.py)."""
+    x = problem.x
+    structure = problem.rule.inputs[problem.name].structure
+    expected = problem.out_shape + problem.wrt_shape
+    whole = m.true if m.materialized and tuple(m.true.shape) == expected else None
+    if problem.hessian:
+        return confirm_hessian(problem.fn, x, whole, lambda v: hvp(problem.fn, x, v), structure,
+                               problem.gen, fx=out, eps=eps)
+
+    def pullback(u: torch.Tensor) -> torch.Tensor:
+        return torch.func.vjp(problem.fn, x)[1](u)[0]
+
+    return confirm_jacobian(problem.fn, x, whole, pullback, structure, problem.gen, fx=out, eps=eps)
+
+
+Remeasure = Callable[[dict[str, torch.Tensor], float], "Measurement | None"]
+
+
+def _refine(run: _Run, ctx: Context, out: torch.Tensor, remeasure: Remeasure,
+            confirmation: Callable[[float], Confirmation],
+            natural: Callable[[torch.Generator], float]) -> None:
+    """What the measurement alone cannot settle. An autograd truth is confirmed by f's values
+    before it passes or fails a claim (a kink makes the check inconclusive; a truth autograd
+    cannot see raises). A failure is then weighed against the numbers' measured accuracy: f
+    computed in a lower precision, and the rounding each side shows when the inputs move by a few
+    ulps (which also recognizes a zero truth: rounding noise, against which a claim within that
+    noise passes)."""
+    v = run.verdict
+    assert v is not None and run.measurement is not None
+    autograd = run.plan.oracle != "taylor"
+    if v.inconclusive or (not v.passed and not math.isfinite(v.error)):
         return
-    if plan.oracle != "taylor" and m.materialized:
-        _cross_check_autograd(run, ctx, problem, m)
-    _attribute_to_conditioning(run)
-    if run.verdict is not None and run.verdict.inconclusive:
+    low = _precision(run, out)
+    if not v.passed and _low_precision_f(run, low):
         return
-    # Probe and Taylor values are projections: only hints that do not name entries apply.
+    if autograd:
+        _confirm(run, ctx, lambda: confirmation(float(torch.finfo(low or torch.float64).eps)))
+        v = run.verdict
+        assert v is not None
+        if v.passed or v.inconclusive:
+            return
+        if run.plan.need + nbytes(run.inputs) > run.plan.budget:
+            return  # a nudged copy of the inputs would not fit: the failure stands unweighed
+        nudge = torch.Generator(device=out.device)
+        nudge.manual_seed((run.seed + 2_000_003) % SEED_LIMIT)
+        structures = _structures(run.rule)
+        scale = natural(nudge)
+        again = [remeasure(nudged(run.inputs, structures, nudge), scale) for _ in range(NUDGES)]
+        if any(a is None for a in again):
+            return
+        run.verdict = v = judge(run.measurement, out, nudged=[a for a in again if a is not None])
+        if v.inconclusive:
+            v.inconclusive += _rounding_source(run, remeasure, nudge, structures, v.part, scale)
+
+
+def _confirm(run: _Run, ctx: Context, confirmation: Callable[[], Confirmation]) -> None:
+    v, m = run.verdict, run.measurement
+    assert v is not None and m is not None
+    try:
+        c = confirmation()
+    except MatcalcError:
+        raise
+    except Exception:  # f refuses a step, or its pullback cannot be taken again: no evidence
+        return
+    outcome = c.outcome(m.parts[v.part].tolerance)
+    if outcome == "kink":
+        assert c.fd is not None
+        run.verdict = Verdict(False, v.error, part=v.part, inconclusive=(
+            f"f is not differentiable at this sample: along a random direction its one-sided "
+            f"slopes differ by {c.fd.gap:.3g} (against {abs(c.fd.value):.3g} for the slope) at every "
+            f"step down to {KINK_STEP:g} of the sample's size: a kink (relu or abs at 0, a tie in a "
+            "max or a sort, a repeated singular value), where autograd returns one subgradient and "
+            "no claim can be decided; use another seed, or a domain off the kink"))
+    elif outcome == "blind":
+        raise MatcalcError(
+            f"autograd's derivative of f disagrees with finite differences of f ({c.describe()}) "
+            f"({ctx.where}): f hides part of its computation from autograd (.detach(), .item(), "
+            ".numpy(), a custom backward?); use oracle='taylor', which needs f alone")
+
+
+def _precision(run: _Run, out: torch.Tensor) -> torch.dtype | None:
+    """The precision f computes in, when below float64: its float64 output's entries are all
+    exactly numbers of that dtype (a .float() inside f); and autograd's truth through f, when it
+    is whole, may show an even lower one (a half matmul whose output f sums in float64)."""
+    low = precision_of(out)
+    m, v = run.measurement, run.verdict
+    if low is None or m is None or v is None:
+        return low
+    part = m.parts[v.part] if v.part < len(m.parts) else m
+    truth = precision_of(part.true) if part.materialized else None
+    if truth is not None and torch.finfo(truth).eps > torch.finfo(low).eps:
+        return truth
+    return low
+
+
+def _low_precision_f(run: _Run, low: torch.dtype | None) -> bool:
+    """f computed in a precision below float64, and so did autograd through it: a failure within
+    that precision's bound is the truth's rounding, not the claim's."""
+    v = run.verdict
+    assert v is not None
+    if low is None:
+        return False
+    bound = tolerance(low, max(run.sizes.values(), default=1))
+    if v.error > bound:
+        return False
+    name = str(low).removeprefix("torch.")
+    run.verdict = Verdict(False, v.error, part=v.part, inconclusive=(
+        f"f computes in {name} precision: every entry of its float64 output (or of autograd's truth "
+        f"through it) is exactly a number of that precision or coarser (a .float(), .half() or dtype= "
+        f"inside f?), so autograd's truth through f is no more accurate than {name} (a relative "
+        f"{bound:.2g} here), and the claim is {v.error:.2g} from it; compute f in float64, or check "
+        f"at dtype=torch.{name}"))
+    return True
+
+
+def _rounding_source(run: _Run, remeasure: Remeasure, gen: torch.Generator,
+                     structures: dict[str, str], part: int, scale: float) -> str:
+    """Which input the measured rounding comes from: the same measurement with that input alone
+    nudged (small inputs only: one more measurement per input)."""
+    m = run.measurement
+    assert m is not None
+    if nbytes(run.inputs) > SMALL_BYTES or len(run.inputs) < 1:
+        return ""
+    base = m.parts[part]
+    size = max(norm(base.true), 1e-300)
+    moved: dict[str, float] = {}
+    for name in run.inputs:
+        again = remeasure(nudged(run.inputs, structures, gen, only=name), scale)
+        if again is None or part >= len(again.parts):
+            return ""
+        other = again.parts[part]
+        if other.true.shape != base.true.shape or other.claimed.shape != base.claimed.shape:
+            return ""
+        moved[name] = (norm(other.true.to(torch.float64) - base.true.to(torch.float64))
+                       + norm(other.claimed.to(torch.float64) - base.claimed.to(torch.float64))) / size
+    top = max(moved.values(), default=0.0)
+    if top <= 0:
+        return ""
+    sources = [n for n, r in moved.items() if r >= top / 4]
+    text = "; it comes from " + ", ".join(f"{n} (moving it alone moves the comparison by a relative "
+                                          f"{moved[n]:.2g})" for n in sources)
+    for n in sources:
+        dom = run.rule.inputs[n]
+        if dom.kind == "matrix" and dom.structure == "general":
+            t = run.inputs[n]
+            structure = "invertible" if t.shape[0] == t.shape[1] else "full_column_rank"
+            text += (f"; if the claim or f inverts {n}, declare it with structure={structure!r} "
+                     f"(cond <= {KAPPA:g})")
+    return text
+
+
+def _failure_hints(run: _Run, out_shape: tuple[int, ...], wrt_shape: tuple[int, ...]) -> None:
+    """Hints for a failure, from the comparison that decided it. Probe and Taylor values are
+    projections: only hints that do not name entries apply."""
+    v, m, rule = run.verdict, run.measurement, run.rule
+    if v is None or m is None or v.passed or v.inconclusive:
+        return
+    part = m.parts[v.part] if v.part < len(m.parts) else m
+    if part.claimed.shape != part.true.shape or (not math.isfinite(v.error) and not part.materialized):
+        return
     hints: list[str] = list(diagnose.hints(
-        m.claimed, m.true, tol=m.tolerance, out_shape=out_shape, wrt_shape=wrt_shape,
-        layout=rule.layout, kind=rule.kind, floor=m.floor, materialized=m.materialized))
-    if float(torch.linalg.vector_norm(m.true)) <= m.floor * run.tolerance:
-        hints.insert(0, f"f does not depend on {name} here: the true derivative is 0")
+        part.claimed, part.true, tol=part.tolerance, out_shape=out_shape, wrt_shape=wrt_shape,
+        layout=rule.layout, kind=rule.kind, floor=part.floor, materialized=part.materialized))
+    zero = v.zero_truth or (math.isfinite(v.error) and part.floor > 0
+                            and norm(part.true) <= part.floor * part.tolerance)
+    if zero:
+        hints.insert(0, f"f does not depend on {rule.wrt_names[0]} here: the true derivative is 0")
     run.hints.extend(hints)
 
 
@@ -409,60 +648,6 @@ def _measure(ctx: Context, oracle: str, problem: Problem) -> Measurement:
         ) from exc
     assert_unchanged(ctx, "f", problem.inputs, versions)
     return m
-
-
-def _cross_check_autograd(run: _Run, ctx: Context, problem: Problem, m: Measurement) -> None:
-    """A failed claim against an autograd truth: is autograd's truth itself right? Finite
-    differences of f along one direction say whether f hides part of itself from autograd."""
-    if problem.hessian:
-        return
-    x = problem.x
-    v = torch.randn(x.shape, generator=problem.gen, device=x.device, dtype=torch.float64)
-    v = v * (max(float(torch.linalg.vector_norm(x)), 1.0) / max(float(torch.linalg.vector_norm(v)), 1e-300))
-    true_dv = torch.tensordot(m.true.to(torch.float64), v, dims=v.ndim)
-
-    def g(h: float) -> torch.Tensor:
-        return (problem.fn(x + h * v).detach().to(torch.float64)
-                - problem.fn(x - h * v).detach().to(torch.float64)) / (2 * h)
-
-    try:
-        est, err = directional(g)
-    except Exception:
-        return
-    denom = max(float(torch.linalg.vector_norm(est)), problem.scale, 1e-300)
-    gap = float(torch.linalg.vector_norm(true_dv - est)) / denom
-    if math.isfinite(err) and gap > max(OPAQUE_DISAGREEMENT, 1000 * err / denom):
-        raise MatcalcError(
-            f"autograd's derivative of f disagrees with finite differences of f by {gap:.3g} "
-            f"(relative) ({ctx.where}): f hides part of its computation from autograd (.detach(), "
-            ".item(), .numpy(), a custom backward?); use oracle='taylor', which needs f alone"
-        )
-
-
-def _attribute_to_conditioning(run: _Run) -> None:
-    """A small failure on an ill-conditioned general matrix is rounding, not a wrong formula."""
-    verdict = run.verdict
-    assert verdict is not None
-    worst, where = 1.0, ""
-    for name, dom in run.rule.inputs.items():
-        t = run.inputs[name]
-        if dom.kind != "matrix" or dom.structure != "general" or t.numel() > 512 * 512:
-            continue
-        s = torch.linalg.svdvals(t.to(torch.float64))
-        cond = float(s.max() / s.min()) if float(s.min()) > 0 else math.inf
-        if cond > worst:
-            worst, where = cond, name
-    if worst <= KAPPA or not where:
-        return
-    size = max(run.sizes.values(), default=1)
-    allowed = tolerance(torch.float64, size) * worst * worst
-    if verdict.error <= allowed:
-        structure = "invertible" if run.inputs[where].shape[0] == run.inputs[where].shape[1] \
-            else "full_column_rank"
-        run.verdict = Verdict(False, verdict.error, inconclusive=(
-            f"ill-conditioned sample: cond({where}) = {worst:.3g}, and a relative error of "
-            f"{verdict.error:.3g} is within rounding at that conditioning; declare "
-            f"{where} with structure={structure!r} (cond <= {KAPPA:g})"))
 
 
 def _layout_mismatch(run: _Run, ctx: Context, raw: torch.Tensor, declared: tuple[int, ...],
@@ -499,43 +684,81 @@ def _run_differential(run: _Run, ctx: Context, out: torch.Tensor, gen: torch.Gen
     names = rule.wrt_names
     oracle = run.plan.oracle if run.plan.oracle in ("jacobian", "taylor") else "func"
 
-    def fn(*ws: torch.Tensor) -> torch.Tensor:
-        return rule.f(**{**inputs, **dict(zip(names, ws, strict=True))})
-
     # A differential of a scalar f is one number per direction, which a single direction can
     # make small by chance; every oracle therefore stacks ``probes`` directions.
-    directions, claims = [], []
+    directions = []
     t0 = time.perf_counter()
     for _ in range(probes):
-        dirs = tuple(direction(rule.inputs[n], inputs[n], gen) for n in names)
-        claims.append(_call_claim(ctx, rule, inputs, {f"d{n}": d for n, d in zip(names, dirs, strict=True)}))
-        directions.append(dirs)
+        directions.append(tuple(direction(rule.inputs[n], inputs[n], gen) for n in names))
+    claims = _differential_claims(ctx, rule, inputs, directions)
     run.timings["claim"] = time.perf_counter() - t0
-    size = max(sum(float(torch.linalg.vector_norm(inputs[n])) for n in names), 1e-300)
-    dsize = sum(float(torch.linalg.vector_norm(d)) for d in directions[0])
-    scale = float(torch.linalg.vector_norm(out)) / size * dsize
     if any(c.is_complex() for c in claims):
         run.verdict = Verdict(False, math.inf, message="the claim is complex; a real f has a real derivative")
         return
+    floor = 0.0
+    if oracle == "taylor":
+        # Finite differences know a zero truth only against f's own variation (never ||f||).
+        size = max(sum(norm(inputs[n]) for n in names), 1e-300)
+        dsize = sum(norm(d) for d in directions[0])
+        floor = own_scale(lambda kw: rule.f(**kw).detach(), inputs, _structures(rule), gen,
+                          names) * dsize / size
     t0 = time.perf_counter()
-    versions = {k: v._version for k, v in inputs.items()}
-    try:
-        m = measure_differential(oracle=oracle, fn=fn, primals=tuple(inputs[n] for n in names),
-                                 directions=directions, claims=claims, tolerance=run.tolerance,
-                                 floor=scale)
-    except Exception as exc:
-        raise MatcalcError(f"the {oracle} oracle failed on f: {type(exc).__name__}: {exc} "
-                           f"({ctx.where}); use oracle='taylor' if autograd cannot see through f") from exc
-    assert_unchanged(ctx, "f", inputs, versions)
+    m = _measure_differential(ctx, oracle, inputs, directions, claims, run.tolerance, floor)
     run.timings["oracle"] = time.perf_counter() - t0
     run.plan = dataclasses.replace(run.plan, oracle=oracle)
     run.measurement = m
     run.verdict = judge(m, out)
     run.claim_shape, run.true_shape = tuple(claims[0].shape), tuple(out.shape)
-    if not run.verdict.passed and not run.verdict.inconclusive and m.claimed.shape == m.true.shape:
-        run.hints.extend(diagnose.hints(m.claimed, m.true, tol=m.tolerance, out_shape=tuple(out.shape),
-                                        wrt_shape=tuple(out.shape), kind="differential",
-                                        floor=m.floor, materialized=False))
+
+    size = max(sum(norm(inputs[n]) for n in names), 1e-300)
+    dsize = sum(norm(d) for d in directions[0])
+
+    def remeasure(moved: dict[str, torch.Tensor], scale: float) -> Measurement | None:
+        again = _differential_claims(ctx, rule, moved, directions)
+        if any(a.shape != c.shape for a, c in zip(again, claims, strict=True)):
+            return None
+        return _measure_differential(ctx, oracle, moved, directions, again, run.tolerance, scale)
+
+    def natural(g: torch.Generator) -> float:
+        """f's variation (matcalc/oracles/fd.py) per direction."""
+        return own_scale(lambda kw: rule.f(**kw).detach(), inputs, _structures(rule), g, names) * dsize / size
+
+    def confirmation(eps: float) -> Confirmation:
+        def fn(*ws: torch.Tensor) -> torch.Tensor:
+            return rule.f(**{**inputs, **dict(zip(names, ws, strict=True))})
+
+        return confirm_differential(fn, tuple(inputs[n] for n in names), directions[0], m.true[0], gen,
+                                    eps=eps)
+
+    _refine(run, ctx, out, remeasure, confirmation, natural)
+    _failure_hints(run, tuple(out.shape), tuple(out.shape))
+
+
+def _differential_claims(ctx: Context, rule: Rule, inputs: dict[str, torch.Tensor],
+                         directions: list[tuple[torch.Tensor, ...]]) -> list[torch.Tensor]:
+    names = rule.wrt_names
+    return [_call_claim(ctx, rule, inputs, {f"d{n}": d for n, d in zip(names, dirs, strict=True)})
+            for dirs in directions]
+
+
+def _measure_differential(ctx: Context, oracle: str, inputs: dict[str, torch.Tensor],
+                          directions: list[tuple[torch.Tensor, ...]], claims: list[torch.Tensor],
+                          tol: float, floor: float) -> Measurement:
+    rule = ctx.rule
+    names = rule.wrt_names
+
+    def fn(*ws: torch.Tensor) -> torch.Tensor:
+        return rule.f(**{**inputs, **dict(zip(names, ws, strict=True))})
+
+    versions = {k: v._version for k, v in inputs.items()}
+    try:
+        m = measure_differential(oracle=oracle, fn=fn, primals=tuple(inputs[n] for n in names),
+                                 directions=directions, claims=claims, tolerance=tol, floor=floor)
+    except Exception as exc:
+        raise MatcalcError(f"the {oracle} oracle failed on f: {type(exc).__name__}: {exc} "
+                           f"({ctx.where}); use oracle='taylor' if autograd cannot see through f") from exc
+    assert_unchanged(ctx, "f", inputs, versions)
+    return m
 
 
 def _low_precision(run: _Run, ctx: Context) -> dict[str, float] | None:

@@ -26,7 +26,7 @@ import torch
 
 from matcalc.errors import MatcalcError
 from matcalc.model.rule import Rule
-from matcalc.oracles.memory import memory_budget
+from matcalc.oracles.memory import available_memory, memory_budget
 
 # auto uses the whole reference Jacobian (exact, deterministic) up to this many rows, each one
 # backward pass of f; past it, k probes cost a handful of passes whatever the size. At the
@@ -38,17 +38,25 @@ AUTO_MAX_ROWS = 256
 # never the slower choice (log|det X| at n = 4096: 1 row, 16.8M entries; probe was 1.26x slower).
 AUTO_MAX_ENTRIES = 2**22
 SQUARE_DRAW_TEMPORARIES = 3  # QR of an n x n Gaussian and the product that builds the matrix
+# Shapes past these cannot even be described to torch (its sizes are 64-bit signed), so they are
+# refused before the meta-device evaluation; anything smaller meets the memory estimate, which
+# names the largest size that fits.
+MAX_DIM = 2**40
+MAX_NUMEL = 2**62
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a check will run and what it will hold in memory."""
+    """What a check will run and what it will hold in memory. ``materialize_claim`` is False only
+    when the rule gives matrix-free forms (jvp/vjp), the oracle is matrix-free, and the
+    materialized derivative would not fit the budget: the forms are then the whole claim."""
 
     oracle: str
     why: str
     need: int
     budget: int
     out_shape: tuple[int, ...] | None
+    materialize_claim: bool = True
 
 
 def output_shape(rule: Rule, sizes: Mapping[str, int]) -> tuple[int, ...] | None:
@@ -98,7 +106,7 @@ def _bytes(dt: torch.dtype) -> int:
 
 
 def _estimate(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, oracle: str, probes: int,
-              out_shape: tuple[int, ...] | None) -> tuple[int, dict[str, int]]:
+              out_shape: tuple[int, ...] | None, claim: bool = True) -> tuple[int, dict[str, int]]:
     shapes = {name: dom.resolve(sizes) for name, dom in rule.inputs.items()}
     numel = {name: math.prod(s) for name, s in shapes.items()}
     total_in = sum(numel.values())
@@ -113,7 +121,7 @@ def _estimate(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, oracle: str
         out = 1
     else:
         out = math.prod(out_shape)
-    matrix_free = rule.jvp is not None and oracle in ("probe", "taylor") and rule.kind == "jacobian"
+    matrix_free = not claim and _matrix_free(rule, oracle)
     if rule.kind == "differential":
         parts["claim"] = 2 * probes * out * (8 + low)
         parts["oracle"] = out * w * 8 if oracle == "jacobian" else 4 * probes * (w + out) * 8
@@ -133,6 +141,23 @@ def _estimate(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, oracle: str
     else:
         parts["oracle"] = 8 * (w + out) * 8
     return sum(parts.values()), parts
+
+
+def _matrix_free(rule: Rule, oracle: str) -> bool:
+    """Whether the rule can be checked through its jvp/vjp alone under ``oracle``."""
+    return rule.jvp is not None and oracle in ("probe", "taylor") and rule.kind == "jacobian"
+
+
+def _check_shapes(rule: Rule, sizes: Mapping[str, int], device: torch.device) -> None:
+    """Refuse, before any estimate, a shape no machine holds (a fixed dim of 2**70, say): torch
+    cannot even describe it."""
+    for name, dom in rule.inputs.items():
+        shape = dom.resolve(sizes)
+        if any(d > MAX_DIM for d in shape) or math.prod(shape) > MAX_NUMEL:
+            raise MatcalcError(
+                f"rule {rule.name!r} on {device.type}: input {name!r} would have shape {shape}, "
+                f"beyond any machine's memory (at most 2**40 per dim and 2**62 entries); use smaller "
+                "sizes or fixed dims")
 
 
 def _choose(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, probes: int,
@@ -156,15 +181,27 @@ def _choose(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, probes: int,
 def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: torch.device,
                oracle: str, probes: int, budget_arg: int | None,
                out_shape: tuple[int, ...] | None = None) -> Plan:
-    """Choose the oracle and refuse a check that would not fit the memory budget."""
+    """Choose the oracle and refuse a check that would not fit the memory budget, or the machine."""
     budget = memory_budget(device, budget_arg)
+    _check_shapes(rule, sizes, device)
     if out_shape is None:
         out_shape = output_shape(rule, sizes)
+    if out_shape is not None and math.prod(out_shape) == 0:
+        raise MatcalcError(_empty(rule, out_shape))
     if oracle == "auto":
         chosen, why = _choose(rule, sizes, dt, probes, out_shape, budget)
     else:
         chosen, why = oracle, f"oracle={oracle!r} was asked for"
     need, parts = _estimate(rule, sizes, dt, chosen, probes, out_shape)
+    materialize = True
+    if need > budget and _matrix_free(rule, chosen):
+        # Every form is a claim, but a derivative too big to hold is left to its jvp/vjp.
+        lean, lean_parts = _estimate(rule, sizes, dt, chosen, probes, out_shape, claim=False)
+        if lean <= budget:
+            need, parts, materialize = lean, lean_parts, False
+            why += (f"; the claimed derivative is not materialized (it would need "
+                    f"{human(_estimate(rule, sizes, dt, chosen, probes, out_shape)[0] - lean)}): "
+                    "its jvp/vjp are checked")
     if need > budget:
         detail = ", ".join(f"{k} {human(v)}" for k, v in parts.items())
         if chosen in ("jacobian", "func") and oracle != "auto":
@@ -181,7 +218,20 @@ def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: to
             f"the {chosen} check would need about {human(need)} ({detail}), over the memory "
             f"budget of {human(budget)}: {fix}{hint}"
         )
-    return Plan(oracle=chosen, why=why, need=need, budget=budget, out_shape=out_shape)
+    available = available_memory(device)
+    if need > available:
+        # An explicit budget above what the machine has would only end in an allocation error.
+        raise MatcalcError(
+            f"rule {rule.name!r} at {dict(sizes)} on {device.type}/{str(dt).removeprefix('torch.')}: "
+            f"the {chosen} check would need about {human(need)}, more memory than this machine has "
+            f"available ({human(available)}), whatever memory_budget says: use smaller sizes")
+    return Plan(oracle=chosen, why=why, need=need, budget=budget, out_shape=out_shape,
+                materialize_claim=materialize)
+
+
+def _empty(rule: Rule, out_shape: tuple[int, ...]) -> str:
+    return (f"rule {rule.name!r}: f returns an empty tensor (shape {out_shape}): there is no "
+            "derivative to check; make f return at least one entry (sum or stack its outputs)")
 
 
 def largest_fitting(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, oracle: str, probes: int,

@@ -10,7 +10,7 @@ Example::
     >>> scaled_sizes(["m", "n"], 64)
     {'m': 38, 'n': 64}
     >>> second_sizes({"m": 3, "n": 5})
-    {'m': 5, 'n': 7}
+    {'m': 4, 'n': 8}
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from matcalc.model.domains import DEFAULT_SIZES
 # Seeds are ints in [0, SEED_LIMIT): torch.manual_seed's range. Every seed check and every derived
 # seed (seed + 1 for a second draw) uses this one bound.
 SEED_LIMIT = 2**63
-# The second default assignment shifts every dim by this much: the order and distinctness of the
-# defaults are kept, and a size baked into a claim (torch.eye(5)) meets a different n.
-SECOND_SHIFT = 2
 
 
 def _ratio(d: str, i: int) -> float:
@@ -63,5 +60,18 @@ def _fits(names: list[str], n: int) -> bool:
 
 
 def second_sizes(first: Mapping[str, int]) -> dict[str, int]:
-    """The second size assignment a default check runs at."""
-    return {d: s + SECOND_SHIFT for d, s in first.items()}
+    """The second size assignment a default check runs at: the j-th smallest dim grows by 2j + 1.
+
+    A claim can hide behind any relation the first assignment happens to satisfy, so the second
+    one breaks each: every dim changes parity (d det(-X)/dX = -det(X) X^-T holds at every odd n:
+    the two assignments check an odd and an even n), every difference between two dims changes
+    (a claim that takes m for n - 2 meets another gap), and a size baked into a claim
+    (torch.eye(5)) meets another n. The order of the dims is kept, so they stay distinct (no
+    matrix becomes square by accident) and rows >= cols stays true where a structure needs it;
+    every dim stays at least 2 (a 1 x 1 matrix is trivially symmetric, diagonal, ...).
+
+    >>> second_sizes({"k": 4, "m": 3, "n": 5})
+    {'k': 7, 'm': 4, 'n': 10}
+    """
+    order = sorted(first, key=lambda d: (first[d], d))
+    return {d: first[d] + 2 * order.index(d) + 1 for d in first}

@@ -10,6 +10,11 @@
 Adding an oracle: one module here with a class that has ``name``, ``description`` and
 ``measure``, and one line in ``REGISTRY``.
 
+What the oracles share: ``forms`` (a rule's jvp and vjp compared against a materialized truth),
+``fd`` (finite differences whose error is measured in every direction), ``confirm`` (an autograd
+truth checked against f's values before it decides a verdict) and ``rounding`` (inputs nudged by
+a few ulps, and the precision f really computes in).
+
 Example::
 
     >>> sorted(REGISTRY)

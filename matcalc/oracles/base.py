@@ -33,10 +33,11 @@ class Problem:
     """One derivative question, at one sample, in the dtype it is decided in.
 
     ``inputs`` are the decision inputs (float64 whenever memory allows), ``out`` is f at them,
-    ``claim`` the materialized claim in numerator layout (None when the rule is checked
-    matrix-free through ``claim_jvp``/``claim_vjp``). ``scale`` is the size a derivative of this f
-    naturally has (||f|| / ||x||, per unit of J): it floors ||J|| so that a true derivative of
-    exactly zero is compared against rounding at the scale of the computation, not against 0.
+    ``claim`` the materialized claim in numerator layout (None when it is too big to materialize:
+    the rule is then checked through ``claim_jvp``/``claim_vjp`` alone). Every form the rule gives
+    (claim, claim_jvp, claim_vjp) is compared. ``scale`` floors ||J|| per unit of J: 0 for an
+    autograd truth, whose zero is recognized by measuring its rounding instead
+    (matcalc/core/tolerance.py); the Taylor oracle measures its own floor from f's variation.
     """
 
     rule: Rule
@@ -88,7 +89,11 @@ class Measurement:
     smallest ||true|| the relative error divides by (Problem.scale in these units).
     ``resolution`` is the smallest relative error this comparison reliably detects.
     ``inconclusive`` is set when the oracle itself could not decide (finite differences that do
-    not converge, say).
+    not converge, say). ``truth_error`` bounds ||true - exact derivative|| (absolute, measured: a
+    finite difference's error, kinks included); 0 for an autograd truth. A pass needs it below the
+    tolerance (relative to ||true||); it never widens the tolerance. ``others`` are further
+    comparisons of the same claim (each matrix-free form, each kind of probe): the verdict is the
+    worst of them all.
     """
 
     claimed: torch.Tensor
@@ -101,6 +106,26 @@ class Measurement:
     inconclusive: str = ""
     rates: list[float | None] | None = None
     remainders: list[tuple[float, float]] = field(default_factory=list)
+    truth_error: float = 0.0
+    others: list[Measurement] = field(default_factory=list)
+
+    @property
+    def parts(self) -> list[Measurement]:
+        """This comparison and the others, in order."""
+        return [self, *self.others]
+
+
+def combined(parts: list[Measurement]) -> Measurement:
+    """One measurement holding every comparison in ``parts`` (the first leads).
+
+    >>> one = Measurement(claimed=torch.ones(2), true=torch.ones(2), tolerance=1e-13,
+    ...                   resolution=1e-13, floor=0.0)
+    >>> len(combined([one, one]).parts)
+    2
+    """
+    head, *rest = parts
+    head.others = [*head.others, *(q for p in rest for q in p.parts)]
+    return head
 
 
 def whole(problem: Problem, true: torch.Tensor, what: str) -> Measurement:

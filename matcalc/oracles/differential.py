@@ -16,8 +16,9 @@ from collections.abc import Callable
 import torch
 
 from matcalc.oracles.base import Measurement
+from matcalc.oracles.fd import EPS, kink_gap, rounding_size
 from matcalc.oracles.probe import resolution_factor
-from matcalc.oracles.taylor import TAYLOR_MAX_TOL, TAYLOR_MIN_TOL, TAYLOR_SAFETY, directional
+from matcalc.oracles.taylor import TAYLOR_MIN_TOL, TAYLOR_SAFETY, directional
 
 Many = Callable[..., torch.Tensor]
 
@@ -52,9 +53,18 @@ def measure_differential(*, oracle: str, fn: Many, primals: tuple[torch.Tensor, 
                 minus = fn(*(p - h * d for p, d in zip(primals, dirs, strict=True)))
                 return (plus.detach() - minus.detach()).to(torch.float64) / (2 * h)
 
-            est, err = directional(g)
+            f_size = rounding_size(fn(*primals))
+
+            def rounding(h: float, f_size: float = f_size) -> float:
+                return 2 * EPS * f_size / h
+
+            est, err = directional(g, rounding)
             true.append(est)
-            errs.append(err)
+            def along(s: float, dirs: tuple[torch.Tensor, ...] = dirs) -> tuple[torch.Tensor, ...]:
+                return tuple(p + s * d for p, d in zip(primals, dirs, strict=True))
+
+            # Central differences average the two sides of a kink: its gap is an error of its own.
+            errs.append(max(err, kink_gap(fn, along, fn(*primals)) / 2))
         else:
             true.append(true_jvp(fn, primals, dirs).detach())
     k = len(directions)
@@ -64,14 +74,15 @@ def measure_differential(*, oracle: str, fn: Many, primals: tuple[torch.Tensor, 
                            materialized=False, what="the claimed df has the wrong shape")
     claimed_t, true_t = torch.stack(claims), torch.stack([t.to(claims[0].dtype) for t in true])
     floor_k = floor * math.sqrt(k)
-    tol, inconclusive = tolerance, ""
+    tol, inconclusive, truth_error = tolerance, "", 0.0
     if oracle == "taylor":
-        denom = max(float(torch.linalg.vector_norm(true_t)), floor_k, 1e-300)
-        est_rel = math.sqrt(sum(e * e for e in errs)) / denom
-        tol = max(TAYLOR_MIN_TOL, TAYLOR_SAFETY * est_rel)
-        if not math.isfinite(tol) or tol > TAYLOR_MAX_TOL:
+        # The measured error bounds the truth; the tolerance stays fixed (matcalc/oracles/taylor.py).
+        tol = TAYLOR_MIN_TOL
+        truth_error = TAYLOR_SAFETY * math.hypot(*errs)
+        if not math.isfinite(truth_error):
             inconclusive = ("finite differences do not converge at this sample: f is not "
                             "differentiable here; use an autograd oracle or another seed")
     return Measurement(claimed=claimed_t, true=true_t, tolerance=tol,
                        resolution=tol * resolution_factor(k), floor=floor_k, materialized=False,
-                       what=f"df along {k} random directions", inconclusive=inconclusive)
+                       what=f"df along {k} random directions", inconclusive=inconclusive,
+                       truth_error=truth_error)

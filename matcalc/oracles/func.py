@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from matcalc.oracles.base import Fn, Measurement, Problem, whole
+from matcalc.oracles.base import Fn, Measurement, Problem
+from matcalc.oracles.jacobian import with_forms
 
 
 def func_jacobian(fn: Fn, x: torch.Tensor, out_numel: int) -> torch.Tensor:
@@ -34,6 +35,7 @@ class FuncOracle:
 
     def measure(self, problem: Problem) -> Measurement:
         if problem.hessian:
-            return whole(problem, func_hessian(problem.fn, problem.x), "the whole Jacobian (torch.func)")
-        true = func_jacobian(problem.fn, problem.x, problem.out.numel())
-        return whole(problem, true, "the whole Jacobian (torch.func)")
+            true = func_hessian(problem.fn, problem.x)
+        else:
+            true = func_jacobian(problem.fn, problem.x, problem.out.numel())
+        return with_forms(problem, true.detach(), "the whole Jacobian (torch.func)")

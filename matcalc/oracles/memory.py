@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
@@ -37,8 +38,9 @@ def memory_budget(device: torch.device, budget: int | None) -> int:
     """The byte budget of one check: explicit, then $MATCALC_MEMORY_BUDGET, then a quarter of
     what is available."""
     if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-            raise MatcalcError(f"memory_budget={budget!r} must be a positive number of bytes, e.g. 2e9")
+        if isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 < budget < math.inf:
+            raise MatcalcError(f"memory_budget={budget!r} must be a finite positive number of bytes, "
+                               "e.g. 2e9 (or None: a quarter of the available memory)")
         return int(budget)
     env = os.environ.get("MATCALC_MEMORY_BUDGET")
     if env:

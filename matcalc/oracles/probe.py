@@ -3,8 +3,10 @@
 The k left probes u_i go through the pullback of f (one vjp per probe), and the claim is compared
 twice: its rows u_i^T D against u_i^T J, and its action on right probes v_j through the bilinear
 forms u_i^T (D v_j) against (u_i^T J) v_j ("u^T J v both ways"), which costs autograd no further
-pass. When f has at most k outputs, the standard basis replaces the random u: the k vjp rows are J
-exactly, the comparison is a whole-Jacobian one, and no right probes are needed.
+pass. Each form the rule gives is compared: the materialized derivative both ways, the claimed
+vjp by its rows, the claimed jvp through the bilinear forms; the verdict is the worst comparison.
+When f has at most k outputs, the standard basis replaces the random u: the k vjp rows are J
+exactly, the derivative is compared whole, and the jvp and vjp against J on random directions.
 
 Why k random probes decide. Let E = D - J be the error of a wrong claim, with relative size
 delta = ||E||_F / ||J||_F. For a Gaussian direction u, ||u^T E||^2 = sum_i s_i^2 z_i^2 with
@@ -28,10 +30,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from matcalc.core.tolerance import relative_error
-from matcalc.oracles.base import Fn, Measurement, Problem
+from matcalc.oracles.base import Fn, Measurement, Problem, combined
+from matcalc.oracles.forms import against_whole, resolution_factor
 
-MISS_PROBABILITY = 1e-6
 # Above this many input elements, counting every input of f and not only the one differentiated,
 # one autograd vjp per probe in a loop beats one vmapped vjp for a few probes: vmap turns the
 # pullback of A @ x into a transposed matrix product (168 ms against 17 ms for 4 probes, x of 4096
@@ -42,12 +43,6 @@ MISS_PROBABILITY = 1e-6
 # intermediate costly.
 LOOP_ABOVE_NUMEL = 2**20
 PULLBACK_LOOP_MAX_PROBES = 16
-
-
-def resolution_factor(k: int) -> float:
-    """How many tolerances a rank-1 error must exceed to be missed with probability < 1e-6."""
-    s = (MISS_PROBABILITY * 2 ** (k / 2) * math.gamma(k / 2 + 1)) ** (2 / k)
-    return math.sqrt(k / s)
 
 
 def _batched(fn: Fn, batch: torch.Tensor, loop: bool) -> torch.Tensor:
@@ -76,7 +71,8 @@ def _vjp_of(jvp: Fn, x: torch.Tensor) -> Fn:
 
 
 class ProbeOracle:
-    """Matrix-free: u^T D against u^T J along k random probes, and u^T D v against u^T J v."""
+    """Matrix-free: u^T D against u^T J along k random probes, and u^T D v against u^T J v; each
+    form the rule gives (the derivative, its jvp, its vjp) is compared."""
 
     name = "probe"
     description = "k random probes through f's pullback (vjp); never materializes J"
@@ -99,40 +95,47 @@ class ProbeOracle:
             _, vjp_fn = torch.func.vjp(problem.fn, x)[:2]
             true_rows = _batched(lambda u: vjp_fn(u)[0], U, loop_pullback)
         true_rows = true_rows.detach()
-        flat_u = U.reshape(U.shape[0], -1)
-        dv: torch.Tensor | None = None
-        if problem.claim is not None:
-            flat = problem.claim.reshape(out_numel, x.numel()).to(U.dtype)
-            rows = (flat_u @ flat).reshape(U.shape[0], *x.shape)
-            if V is not None:
-                dv = V.reshape(V.shape[0], -1) @ flat.T
-        else:
-            jvp = problem.claim_jvp
-            assert jvp is not None
-            vjp = problem.claim_vjp if problem.claim_vjp is not None else _vjp_of(jvp, x)
-            rows = _batched(vjp, U, loop).detach()
-            if V is not None:
-                dv = _batched(jvp, V, loop).detach().reshape(V.shape[0], -1).to(U.dtype)
-        factor = 1.0 if basis else resolution_factor(k)
+        jvp = problem.claim_jvp
+        vjp = problem.claim_vjp
+        if vjp is None and jvp is not None and problem.claim is None:
+            vjp = _vjp_of(jvp, x)  # u^T D is the transpose of the (linear) claimed jvp map
         if basis:
-            # The rows are J itself: a whole-Jacobian comparison.
-            return Measurement(claimed=rows.reshape(problem.out_shape + problem.wrt_shape),
-                               true=true_rows.reshape(problem.out_shape + problem.wrt_shape),
-                               tolerance=problem.tolerance, resolution=problem.tolerance,
-                               floor=problem.scale, what=f"all {out_numel} rows of J (standard basis)")
-        candidates: list[tuple[torch.Tensor, torch.Tensor, float, str]] = [
-            (rows, true_rows, problem.scale * math.sqrt(k), f"u^T D against u^T J along {k} probes"),
-        ]
-        if V is not None and dv is not None:
-            flat_v = V.reshape(V.shape[0], -1)
-            candidates.append((flat_u @ dv.T, true_rows.reshape(U.shape[0], -1).to(U.dtype) @ flat_v.T,
-                               problem.scale * k, f"u^T D v against u^T J v, {k} x {k} probes"))
-        claimed, true, floor, what = max(candidates, key=lambda c: relative_error(c[0], c[1], floor=c[2]))
-        return Measurement(claimed=claimed, true=true, tolerance=problem.tolerance,
-                           resolution=factor * problem.tolerance, floor=floor, materialized=False,
-                           what=what)
+            # The rows are J itself: whole-Jacobian comparisons.
+            J = true_rows.reshape(problem.out_shape + problem.wrt_shape)
+            parts = []
+            if problem.claim is not None:
+                parts.append(Measurement(claimed=problem.claim, true=J, tolerance=problem.tolerance,
+                                         resolution=problem.tolerance, floor=problem.scale,
+                                         what=f"all {out_numel} rows of J (standard basis)"))
+            parts += against_whole(J, problem.out_shape, problem.wrt_shape, jvp, vjp, k, problem.gen,
+                                   problem.tolerance, loop_pullback, scale=problem.scale)
+            return combined(parts)
+        assert V is not None
+        resolution = resolution_factor(k) * problem.tolerance
+        flat_u, flat_v = U.reshape(k, -1), V.reshape(k, -1)
+        flat_true = true_rows.reshape(k, -1).to(U.dtype)
+        true_uv = flat_true @ flat_v.T
 
+        def part(claimed: torch.Tensor, true: torch.Tensor, floor: float, what: str) -> Measurement:
+            return Measurement(claimed=claimed, true=true, tolerance=problem.tolerance,
+                               resolution=resolution, floor=floor, materialized=False, what=what)
 
+        parts = []
+        if problem.claim is not None:
+            rows = flat_u @ problem.claim.reshape(out_numel, x.numel()).to(U.dtype)
+            parts += [part(rows, flat_true, problem.scale * math.sqrt(k),
+                           f"u^T D against u^T J along {k} probes"),
+                      part(rows @ flat_v.T, true_uv, problem.scale * k,
+                           f"u^T D v against u^T J v, {k} x {k} probes")]
+        if vjp is not None:
+            rows = _batched(vjp, U, loop).detach().reshape(k, -1).to(U.dtype)
+            parts.append(part(rows, flat_true, problem.scale * math.sqrt(k),
+                              f"the claimed vjp: u^T D against u^T J along {k} probes"))
+        if jvp is not None:
+            dv = _batched(jvp, V, loop).detach().reshape(k, -1).to(U.dtype)
+            parts.append(part(flat_u @ dv.T, true_uv, problem.scale * k,
+                              f"the claimed jvp: u^T (D v) against (u^T J) v, {k} x {k} probes"))
+        return combined(parts)
 
 
 @dataclass

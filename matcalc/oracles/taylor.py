@@ -3,15 +3,23 @@
 Along k random directions v (and, for a Hessian, pairs (u, v)), the directional derivative of f is
 estimated by central differences g(h) = (f(x + hv) - f(x - hv)) / 2h, whose error is a series in
 h^2, extrapolated to h -> 0 by Ridders' method (Richardson's tableau with step ratio 1.4). The
-tableau also estimates its own error, so the comparison threshold is measured at each sample:
+tableau also estimates its own error, and every direction's error is measured: Ridders' estimate,
+two tableaux a decade apart, and the one-sided gap of f at the sample (central differences average
+the two sides of a kink; a gap that does not shrink with the step is half an error of its own).
+The error bounds the truth (``Measurement.truth_error``, times TAYLOR_SAFETY); it never widens the
+tolerance, which is fixed:
 
-    tolerance = max(TAYLOR_MIN_TOL, TAYLOR_SAFETY * estimated relative error)
+    pass:          error <= TOL and TAYLOR_SAFETY * measured error <= TOL
+    fail:          error >  max(TOL, TAYLOR_SAFETY * measured error)
+    inconclusive:  otherwise (the finite differences are too coarse here: a kink, noise)
 
-In float64 the estimate is typically 1e-11 to 1e-13 of the derivative, so the tolerance sits at
-TAYLOR_MIN_TOL = 1e-9 and, through the probe argument (matcalc/oracles/probe.py), a claim wrong
-by a relative 4e-8 is caught; tests/test_soundness.py checks 1e-6 on every catalog rule. When the
-tableau does not converge (a kink, a sample outside f's domain), the result is inconclusive:
-finite differences cannot decide there.
+with TOL = TAYLOR_MIN_TOL (1e-8), or TAYLOR_HESSIAN_TOL (2.5e-8) for the mixed second
+differences of a Hessian. In float64 the estimate is typically 1e-11 to 1e-13 of the derivative
+(1e-10 for a Hessian) and, through the probe argument (matcalc/oracles/probe.py), a claim wrong
+by a relative 4e-7 (1e-6) is caught; tests/test_soundness.py checks 1e-6 on every catalog rule.
+Each form the rule gives is compared: the derivative and the jvp as D v, the vjp as <u^T D, v>
+against <u, the finite difference>. A zero truth is floored by f's own variation over a finite
+step (matcalc/oracles/fd.py), never by ||f||.
 
 Example::
 
@@ -29,19 +37,26 @@ from collections.abc import Callable
 
 import torch
 
-from matcalc.core.tolerance import relative_error, tolerance
-from matcalc.oracles.base import Measurement, Problem
+from matcalc.core.tolerance import TINY, norm, relative_error, tolerance
+from matcalc.oracles.base import Measurement, Problem, combined
+from matcalc.oracles.fd import EPS, kink_gap, own_scale
 from matcalc.oracles.probe import resolution_factor
 
-TAYLOR_MIN_TOL = 1e-9
+# The Taylor oracle's fixed tolerances: above the errors its finite differences measure on smooth
+# f (first derivatives: below 2e-10 of the derivative, times TAYLOR_SAFETY; mixed second
+# differences: below 6e-10), and, through the probe argument, resolving 3.8e-7 and 9.4e-7: below
+# the 1e-6 that DESIGN requires float64 to reject.
+TAYLOR_MIN_TOL = 1e-8
+TAYLOR_HESSIAN_TOL = 2.5e-8
 TAYLOR_SAFETY = 10.0
-# A tolerance above this means the finite differences did not converge: undecidable here.
-TAYLOR_MAX_TOL = 1e-4
 STEP_RATIO = 1.4
 LEVELS = 10
 # First steps of the tableau pairs, relative to the sample's size (directions are scaled to ||x||).
 FIRST_STEPS = (0.03, 3e-3, 3e-4, 3e-5)
 ACCEPT = 1e-11  # a pair agreeing to this (relative) is not refined further
+# Second differences round like eps / h^2: their pairs start a decade higher (a step that leaves
+# f's domain, or a tableau that does not converge there, moves down as before).
+SECOND_STEPS = (0.3, *FIRST_STEPS)
 
 
 def ridders(g: Callable[[float], torch.Tensor], h0: float) -> tuple[torch.Tensor, float]:
@@ -66,32 +81,36 @@ def ridders(g: Callable[[float], torch.Tensor], h0: float) -> tuple[torch.Tensor
 
 
 def _norm(t: torch.Tensor) -> float:
-    value = float(torch.linalg.vector_norm(t))
+    value = norm(t)  # in units of the largest entry: values near float64's range do not overflow
     return value if math.isfinite(value) else math.inf
 
 
-def directional(g: Callable[[float], torch.Tensor]) -> tuple[torch.Tensor, float]:
+def directional(g: Callable[[float], torch.Tensor], rounding: Callable[[float], float] | None = None,
+                steps: tuple[float, ...] = FIRST_STEPS) -> tuple[torch.Tensor, float]:
     """The limit of the difference quotient g(h) as h -> 0, with an error estimate.
 
     Two tableaux from first steps a decade apart must agree: their disagreement joins Ridders'
     own estimate, which alone can be optimistic when the first step is outside the asymptotic
     regime (sin(Cx) with a large C, say). When they disagree, or a step leaves f's domain
-    (non-finite values) or crosses a kink, the pair moves a decade down.
+    (non-finite values) or crosses a kink, the pair moves a decade down. ``rounding(h)`` is g's
+    rounding at step h: at the pair's first (largest) step it floors the estimate, because a
+    tableau of values that round to the same numbers (a variation below f's rounding) agrees with
+    itself exactly.
     """
     best, best_err = None, math.inf
-    for h0 in FIRST_STEPS:
+    for h0 in steps:
         a, err_a = ridders(g, h0)
         b, err_b = ridders(g, h0 / 10)
         if not (math.isfinite(err_a) and math.isfinite(err_b)):
             continue
         est = a if err_a <= err_b else b
-        err = max(min(err_a, err_b), _norm(a - b))
+        err = max(min(err_a, err_b), _norm(a - b), 0.0 if rounding is None else rounding(h0))
         if err < best_err:
             best, best_err = est, err
         if err <= ACCEPT * max(_norm(est), 1e-300):
             break
     if best is None:
-        return g(FIRST_STEPS[-1]), math.inf
+        return g(steps[-1]), math.inf
     return best, best_err
 
 
@@ -122,56 +141,108 @@ class TaylorOracle:
                 return Measurement(claimed=square, true=square.T, tolerance=sym_tol,
                                    resolution=sym_tol, floor=0.0, materialized=False,
                                    what="a Hessian must be symmetric; the claim is not")
-        claimed, true, errs = [], [], []
+        fx = f64(x)
+        # f's rounding: eps of each entry, and at least the spacing of float64's subnormals.
+        f_size = norm(fx.abs().clamp_min(TINY))
+        forms: dict[str, list[torch.Tensor]] = {"derivative": [], "jvp": [], "vjp": [], "vjp_true": []}
+        true, errs, weights = [], [], []
+        kinks = 0
         for _ in range(k):
             v = _unit(x, problem.gen) * size
             if problem.hessian:
                 u = _unit(x, problem.gen) * size
-                assert sym is not None
-                claimed.append((u.reshape(-1) @ sym @ v.reshape(-1)).reshape(1))
 
                 def g2(h: float, u: torch.Tensor = u, v: torch.Tensor = v) -> torch.Tensor:
                     pp, pm = f64(x + h * u + h * v), f64(x + h * u - h * v)
                     mp, mm = f64(x - h * u + h * v), f64(x - h * u - h * v)
                     return ((pp - pm - mp + mm) / (4 * h * h)).reshape(1)
 
-                est, err = directional(g2)
+                est, err = directional(g2, lambda h: 2 * EPS * f_size / (h * h), SECOND_STEPS)
+                if sym is not None:
+                    forms["derivative"].append((u.reshape(-1) @ sym @ v.reshape(-1)).reshape(1))
+                for form, fn, a, b in (("jvp", problem.claim_jvp, v, u), ("vjp", problem.claim_vjp, u, v)):
+                    if fn is not None:  # H v (or u^T H), projected on the other direction
+                        hv = fn(a.to(problem.x.dtype)).detach().to(torch.float64)
+                        forms[form].append((b.reshape(-1) @ hv.reshape(-1)).reshape(1)
+                                           if hv.numel() == b.numel() else hv.reshape(-1)[:0])
+                if problem.claim_vjp is not None:
+                    forms["vjp_true"].append(est)
+                uw = u
             else:
-                if claim is not None:
-                    dv = torch.tensordot(claim, v, dims=v.ndim)
-                else:
-                    assert problem.claim_jvp is not None
-                    dv = problem.claim_jvp(v.to(problem.x.dtype)).detach().to(torch.float64)
-                claimed.append(dv)
-
                 def g1(h: float, v: torch.Tensor = v) -> torch.Tensor:
                     return (f64(x + h * v) - f64(x - h * v)) / (2 * h)
 
-                est, err = directional(g1)
+                est, err = directional(g1, lambda h: 2 * EPS * f_size / h)
+                # Central differences average the two sides of a kink: the one-sided gap, where it
+                # does not shrink with the step, is part of this direction's error.
+                def along(s: float, v: torch.Tensor = v) -> tuple[torch.Tensor]:
+                    return (x + s * v,)
+
+                gap = kink_gap(f64, along, fx)
+                kinks += gap / 2 > err
+                err = max(err, gap / 2)
+                if claim is not None:
+                    forms["derivative"].append(torch.tensordot(claim, v, dims=v.ndim))
+                if problem.claim_jvp is not None:
+                    forms["jvp"].append(problem.claim_jvp(v.to(problem.x.dtype)).detach().to(torch.float64))
+                uw = torch.ones_like(est)
+                if problem.claim_vjp is not None:
+                    uw = torch.randn(est.shape, generator=problem.gen, device=x.device, dtype=torch.float64)
+                    back = problem.claim_vjp(uw.to(problem.x.dtype)).detach().to(torch.float64)
+                    forms["vjp"].append((back * v).sum().reshape(1) if back.shape == v.shape
+                                        else back.reshape(-1)[:0])
+                    forms["vjp_true"].append((uw * est).sum().reshape(1))
             true.append(est)
             errs.append(err)
-        true_t = torch.stack(true)
-        if any(c.shape != true[0].shape for c in claimed):
-            bad = next(c for c in claimed if c.shape != true[0].shape)
-            return Measurement(claimed=bad, true=true[0], tolerance=0.0, resolution=0.0, floor=0.0,
-                               materialized=False, what="the claimed D v has the wrong shape")
-        claimed_t = torch.stack(claimed)
-        # Per unit of J, a direction of norm ||x|| moves f by about scale * ||x|| / sqrt(numel).
-        floor = problem.scale * size * math.sqrt(k / max(x.numel(), 1))
-        if problem.hessian:
-            floor = problem.scale * size * size * math.sqrt(k) / max(x.numel(), 1)
-        denom = max(_norm(true_t), floor, 1e-300)
-        est_rel = math.sqrt(sum(e * e for e in errs)) / denom
-        tol = max(TAYLOR_MIN_TOL, TAYLOR_SAFETY * est_rel)
+            weights.append(1.0 if problem.hessian else float(torch.linalg.vector_norm(uw)))
+        # The floor of a zero truth: f's own variation over a step (a constant term of f cancels
+        # out of it), per direction, for directions of norm ||x||.
+        variation = own_scale(lambda kw: problem.rule.f(**kw).detach(), problem.inputs,
+                              {n: d.structure for n, d in problem.rule.inputs.items()}, problem.gen,
+                              problem.rule.wrt_names)
+        floor = variation * math.sqrt(k) / (math.sqrt(max(x.numel(), 1)) if problem.hessian else 1.0)
+        tol = TAYLOR_HESSIAN_TOL if problem.hessian else TAYLOR_MIN_TOL
         inconclusive = ""
-        if not math.isfinite(tol) or tol > TAYLOR_MAX_TOL:
-            inconclusive = ("finite differences do not converge at this sample (estimated relative "
-                            f"error {est_rel:.2g}): f is not differentiable here, or not smooth "
-                            "enough at this scale; use an autograd oracle or another seed")
-        return Measurement(claimed=claimed_t, true=true_t, tolerance=tol,
-                           resolution=tol * resolution_factor(k), floor=floor, materialized=False,
-                           what=f"D v against extrapolated finite differences along {k} directions",
-                           inconclusive=inconclusive)
+        if not all(math.isfinite(e) for e in errs):
+            inconclusive = ("finite differences do not converge at this sample: f is not "
+                            "differentiable here, or leaves its domain within the smallest step; use "
+                            "an autograd oracle or another seed")
+        error = TAYLOR_SAFETY * math.hypot(*errs)  # hypot: errors near float64's range stay finite
+        what = f"D v against extrapolated finite differences along {k} directions"
+        if kinks:
+            what += (f"; along {kinks} of them f's one-sided slopes differ at every step: f is not "
+                     "differentiable at this sample (a kink: relu or abs at 0, a tie in a max, a "
+                     "repeated singular value)")
+        parts = []
+        true_t = torch.stack(true)
+        for form, label in (("derivative", what), ("jvp", f"the claimed jvp: {what}")):
+            claimed = forms[form]
+            if not claimed:
+                continue
+            if problem.hessian and any(c.numel() != 1 for c in claimed):
+                return Measurement(claimed=claimed[0], true=true[0], tolerance=0.0, resolution=0.0,
+                                   floor=0.0, materialized=False,
+                                   what=f"the claimed {form} has the wrong shape")
+            if any(c.shape != true[0].shape for c in claimed):
+                bad = next(c for c in claimed if c.shape != true[0].shape)
+                return Measurement(claimed=bad, true=true[0], tolerance=0.0, resolution=0.0, floor=0.0,
+                                   materialized=False, what=f"the claimed D v has the wrong shape ({form})")
+            parts.append(Measurement(claimed=torch.stack(claimed), true=true_t, tolerance=tol,
+                                     resolution=tol * resolution_factor(k), floor=floor,
+                                     materialized=False, what=label, inconclusive=inconclusive,
+                                     truth_error=error))
+        if forms["vjp"]:
+            if any(c.numel() != 1 for c in forms["vjp"]):
+                return Measurement(claimed=forms["vjp"][0], true=forms["vjp_true"][0], tolerance=0.0,
+                                   resolution=0.0, floor=0.0, materialized=False,
+                                   what="the claimed vjp has the wrong shape")
+            weighted = math.hypot(*(w * e for w, e in zip(weights, errs, strict=True)))
+            parts.append(Measurement(
+                claimed=torch.stack(forms["vjp"]), true=torch.stack(forms["vjp_true"]), tolerance=tol,
+                resolution=tol * resolution_factor(k), floor=floor * max(weights),
+                materialized=False, inconclusive=inconclusive, truth_error=TAYLOR_SAFETY * weighted,
+                what=f"the claimed vjp: <u^T D, v> against <u, finite differences along v>, {k} directions"))
+        return combined(parts)
 
 
 def _unit(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
