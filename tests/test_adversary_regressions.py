@@ -57,20 +57,17 @@ def wrong_vjp(u, /, x, A):  # type: ignore[no-untyped-def]
 # ---- the floor ||f|| / ||x||: a large constant part of f hides a wrong derivative -------------
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 @pytest.mark.parametrize("oracle", ["jacobian", "probe", "taylor"])
 def test_a_zero_claim_for_a_large_offset_plus_sum_does_not_pass(oracle: str) -> None:
     rule = mc.Rule(name="offset", f=lambda x: 1e16 + x.sum(), derivative=torch.zeros_like, wrt="x", inputs=X)
     assert_not_passed(mc.check(rule, oracle=oracle))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_zero_claim_for_1e12_plus_sum_does_not_pass_under_taylor() -> None:
     rule = mc.Rule(name="offset", f=lambda x: 1e12 + x.sum(), derivative=torch.zeros_like, wrt="x", inputs=X)
     assert_not_passed(mc.check(rule, oracle="taylor"))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_twice_the_derivative_of_a_saturated_tanh_does_not_pass_under_taylor() -> None:
     f = lambda x: torch.tanh(14 + 0.01 * x.sum())
     rule = mc.Rule(name="saturated", f=f, wrt="x", inputs=X,
@@ -103,7 +100,6 @@ def test_a_true_claim_about_1e8_times_trace_sin_does_not_fail_or_raise() -> None
 # ---- f at the ends of float64's range -------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 @pytest.mark.parametrize("oracle", ["jacobian", "probe"])
 def test_twice_the_jacobian_of_1e160_times_a_vector_f_does_not_pass(oracle: str) -> None:
     rule = mc.Rule(name="huge", f=lambda x: 1e160 * (x * x), wrt="x", inputs=X,
@@ -111,7 +107,6 @@ def test_twice_the_jacobian_of_1e160_times_a_vector_f_does_not_pass(oracle: str)
     assert_not_passed(mc.check(rule, oracle=oracle))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_true_claim_about_a_subnormal_f_does_not_fail_under_taylor() -> None:
     rule = mc.Rule(name="tiny", f=lambda x, B: 1e-315 * (B @ x), derivative=lambda x, B: 1e-315 * B,
                    wrt="x", inputs={"x": mc.vector("n"), "B": mc.matrix("m", "n")})
@@ -135,7 +130,6 @@ def test_a_wrong_claim_about_a_huge_f_fails_without_crashing() -> None:
 # ---- sizes: both default assignments have the same parity ----------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_the_homogeneity_slip_for_det_of_minus_w_does_not_pass() -> None:
     """d det(-W)/dW = (-1)^n det(W) W^-T; -det(W) W^-T holds only at odd n (5 and 7)."""
     rule = mc.claim("det(-W)", wrt="W", derivative="-det(W) * inv(W).T", where="W: invertible")
@@ -150,20 +144,17 @@ def test_the_homogeneity_slip_fails_at_an_even_size() -> None:
 # ---- matrix-free rules: every callable the rule states is a claim --------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 @pytest.mark.parametrize("oracle", ["probe", "taylor"])
 def test_a_wrong_derivative_beside_a_right_jvp_does_not_pass(oracle: str) -> None:
     rule = quad(derivative=lambda x, A: 2 * A @ x, jvp=right_jvp, vjp=right_vjp)
     assert_not_passed(mc.check(rule, oracle=oracle))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_wrong_vjp_beside_a_right_jvp_does_not_pass_under_taylor() -> None:
     rule = quad(jvp=right_jvp, vjp=wrong_vjp)
     assert_not_passed(mc.check(rule, oracle="taylor"))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 @pytest.mark.parametrize("oracle", ["jacobian", "func", "probe", "taylor"])
 def test_a_wrong_vjp_without_a_jvp_does_not_pass(oracle: str) -> None:
     rule = quad(vjp=wrong_vjp)
@@ -177,7 +168,6 @@ def linear(jvp_factor: float = 1.0) -> mc.Rule:
                    jvp=lambda v, /, x, A: jvp_factor * (A @ v), vjp=lambda u, /, x, A: u @ A)
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 @pytest.mark.parametrize("oracle", ["auto", "jacobian", "func"])
 def test_a_wrong_jvp_beside_a_right_derivative_does_not_pass(oracle: str) -> None:
     assert_not_passed(mc.check(linear(jvp_factor=2.0), oracle=oracle))
@@ -187,13 +177,11 @@ def test_a_wrong_jvp_of_a_vector_f_fails_under_probe() -> None:
     assert mc.check(linear(jvp_factor=2.0), oracle="probe", sizes={"m": 9, "n": 7}).outcome == "fail"
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_wrong_jvp_of_a_scalar_f_does_not_pass_under_probe() -> None:
     rule = quad(jvp=lambda v, /, x, A: 2 * right_jvp(v, x, A), vjp=right_vjp)
     assert_not_passed(mc.check(rule, oracle="probe"))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_jvp_that_is_not_linear_in_v_does_not_pass_under_probe() -> None:
     """Without vjp=, probe transposes the claimed jvp by autograd at v = 0: an affine jvp
     (J v + 1) then looks right. Taylor, and probe with more outputs than probes, reject it."""
@@ -202,7 +190,6 @@ def test_a_jvp_that_is_not_linear_in_v_does_not_pass_under_probe() -> None:
     assert_not_passed(mc.check(rule, oracle="probe"))
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_transposed_jvp_fails_under_probe() -> None:
     rule = mc.Rule(name="sin", f=lambda X: torch.sin(X), derivative=lambda X: torch.func.jacrev(torch.sin)(X),
                    wrt="X", inputs={"X": mc.matrix("n", "m")}, jvp=lambda V, /, X: (torch.cos(X) * V).mT)
@@ -212,7 +199,6 @@ def test_a_transposed_jvp_fails_under_probe() -> None:
 # ---- the autograd cross-check: a wrong claim must fail, not raise ---------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="check-side class: its fix (commit 9bbb9cc) was reverted in d90692a for failing docs and diagnosis tests; re-apply it")
 def test_a_wrong_claim_at_a_kink_of_f_does_not_raise() -> None:
     """relu(X X^T + I) with X orthogonal: the off-diagonal entries sit at relu's kink (rounding)."""
     f = lambda X: torch.relu(X @ X.mT + torch.eye(X.shape[0], dtype=X.dtype))

@@ -90,9 +90,13 @@ def test_a_ratio_that_depends_on_the_inputs_is_not_called_a_constant_factor() ->
 
 @pytest.mark.parametrize("oracle", ORACLES)
 def test_a_factor_near_one_is_printed_as_one_plus_delta(oracle: str) -> None:
-    r = rule(lambda x, A: x @ A @ x, lambda x, A: (1 + 1e-6) * (x @ (A.T + A)), "x", X_A)
+    # Finite differences resolve f's slope to about 4e-7 here: a factor 1 + 1e-6 fails under
+    # taylor, but only a difference ten times its resolution can be named as a factor.
+    delta = 1e-5 if oracle == "taylor" else 1e-6
+    r = rule(lambda x, A: x @ A @ x, lambda x, A: (1 + delta) * (x @ (A.T + A)), "x", X_A)
     res = mc.check(r, oracle=oracle)
-    assert "off by a factor of 1 + 1e-06" in res.hints, str(res)
+    assert res.outcome == "fail"
+    assert f"off by a factor of 1 + {delta:g}" in res.hints, str(res)
     assert "off by a factor of 1\n" not in str(res) + "\n"
 
 
@@ -210,21 +214,24 @@ def test_a_zero_truth_says_f_does_not_depend_on_the_input_without_inf_noise() ->
     inputs = {"X": mc.matrix("n", "n"), "C": mc.matrix("n", "n")}
     res = mc.check(rule(lambda X, C: C.sum() + 0 * X.sum(), lambda X, C: 1e-3 * torch.ones_like(X), "X", inputs))
     text = str(res)
+    assert res.outcome == "fail"
     assert "f does not depend on X" in text
     assert "inf" not in text and "e+1" not in text, text
     assert "the true derivative is 0 everywhere" in text
 
 
 @pytest.mark.parametrize("oracle", ["taylor", "jacobian"])
-def test_a_kink_at_the_sample_says_not_differentiable(oracle: str) -> None:
+def test_a_kink_at_the_sample_is_inconclusive_and_says_not_differentiable(oracle: str) -> None:
+    # autograd returns one subgradient at a kink and finite differences another: no claim is
+    # decided there (issue 17, class 7), and the reason names the kink.
     base = rule(lambda x: x.sum(), lambda x: torch.ones_like(x), "x", {"x": mc.vector("n")})
     c = draw_inputs(base, {"n": 5}, torch.device("cpu"), torch.float64, 0)["x"].clone()
     c[1:] = 0.0  # x - c has an exact 0 entry at the seed-0 draw
     r = rule(lambda x: torch.abs(x - c).sum(), lambda x: torch.where(x >= c, 1.0, -1.0).double(), "x",
              {"x": mc.vector("n")})
     res = mc.check(r, oracle=oracle, sizes={"n": 5})
-    assert res.outcome == "fail"
-    assert any("not differentiable at the sample" in h for h in res.hints), str(res)
+    assert res.outcome == "inconclusive"
+    assert "not differentiable at this sample" in res.inconclusive, str(res)
     smooth = rule(lambda x: torch.abs(x - c + 3.0).sum(), lambda x: 2 * torch.ones_like(x), "x", {"x": mc.vector("n")})
     assert not any("differentiable" in h for h in mc.check(smooth, oracle=oracle, sizes={"n": 5}).hints)
 

@@ -149,6 +149,12 @@ def _judge_one(m: Measurement, out: torch.Tensor | None, nudged: list[Measuremen
             f"the claim and the truth differ by at most {float(diff.abs().max()):.3g}, a few "
             "spacings of float64's subnormal range (values below 2.2e-308 keep only a few "
             "significant bits): scale f up to decide"))
+    if not bool(true.any()) and m.floor == 0:
+        # f did not move at all along what was measured: no scale to be relative to, and no
+        # rounding to excuse a claim that is not 0.
+        return Verdict(False, error, zero_truth=True, message=(
+            f"values differ ({m.what}): the true derivative is 0 everywhere here, the claim's "
+            f"largest entry is {_largest(claimed):.3g}"))
     if nudged:
         return _rounding(m, nudged, error)
     return Verdict(False, error, message=f"values differ ({m.what})")
