@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import matcalc as mc
+from matcalc.model.domains import Domain
 
 INPUTS = {"x": mc.vector("n"), "A": mc.matrix("n", "n")}
 
@@ -126,3 +127,70 @@ def test_hessian_of_non_scalar() -> None:
                    inputs={"x": mc.vector("n")}, kind="hessian")
     with pytest.raises(mc.MatcalcError, match="needs a scalar f"):
         mc.check(rule)
+
+
+# --- raw exceptions that were misuse (issue 17, class 10): refused where they are declared ------
+
+@pytest.mark.parametrize(("where", "kind", "allowed"), [
+    ("s: scalar symmetric", "scalar", "general, positive"),
+    ("s: scalar spd", "scalar", "general, positive"),
+    ("x: n symmetric", "vector", "general, nonzero, positive"),
+])
+def test_a_structure_its_rank_cannot_have_is_misuse(where: str, kind: str, allowed: str) -> None:
+    with pytest.raises(mc.MatcalcError, match=rf"is a {kind}, which cannot be '\w+': use one of {allowed}$"):
+        mc.claim("s * x", wrt="x", derivative="s * I", where=where)
+
+
+def test_a_structure_its_rank_has_still_checks() -> None:
+    rule = mc.claim("s * x", wrt="x", derivative="s * I", where="s: scalar positive")
+    assert mc.check(rule).passed
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mc.vector(2**70), lambda: mc.vector(2**40 + 1), lambda: mc.matrix("n", 2**41),
+    lambda: mc.matrix(2**63, 3), lambda: Domain((4, 2**62)),
+])
+def test_a_dim_past_any_machine_is_refused_when_declared(make) -> None:
+    with pytest.raises(mc.MatcalcError, match=r"beyond any device's memory \(at most 2\*\*40\); use a smaller size"):
+        make()
+
+
+def test_a_declared_dim_past_any_machine_in_a_claim_is_refused() -> None:
+    with pytest.raises(mc.MatcalcError, match="beyond any device's memory"):
+        mc.claim("x @ x", wrt="x", derivative="2 * x", where="x: 2000000000000000")
+
+
+def test_the_largest_declared_dim_is_accepted() -> None:
+    assert mc.vector(2**40).resolve({}) == (2**40,)
+    assert mc.matrix("n", 2**40).dims() == {"n"}
+
+
+def _distinct(inputs: dict[str, Domain]) -> mc.Rule:
+    return mc.Rule(name="distinct", f=lambda **kw: kw["x"].sum(), derivative=lambda **kw: torch.ones_like(kw["x"]),
+                   wrt="x", inputs=inputs)
+
+
+@pytest.mark.parametrize("inputs", [
+    {"x": mc.vector("n"), "a": mc.vector("m", distinct_from="x")},
+    {"A": mc.matrix("n", "m"), "x": mc.vector("n", distinct_from="A")},
+    {"A": mc.matrix("n", "n"), "x": mc.vector("n", distinct_from="A")},
+    {"a": mc.vector(5), "x": mc.vector("n", distinct_from="a")},
+])
+def test_distinct_from_an_input_of_another_shape_is_refused_by_the_rule(inputs) -> None:
+    with pytest.raises(mc.MatcalcError, match=r"rule 'distinct': input '\w+' .* distinct_from needs an "
+                                              r"input of the same shape, with the same dims"):
+        _distinct(inputs)
+
+
+def test_distinct_from_itself_or_a_chain_is_refused_by_the_rule() -> None:
+    with pytest.raises(mc.MatcalcError, match="distinct_from itself; name another input"):
+        _distinct({"x": mc.vector("n", distinct_from="x")})
+    with pytest.raises(mc.MatcalcError, match=r"which is itself distinct_from='a': make both distinct_from='a'"):
+        _distinct({"a": mc.vector("n"), "x": mc.vector("n", distinct_from="b"),
+                   "b": mc.vector("n", distinct_from="a")})
+    with pytest.raises(mc.MatcalcError, match=r"which is not an input; name one of \['a'\]"):
+        _distinct({"a": mc.vector("n"), "x": mc.vector("n", distinct_from="y")})
+
+
+def test_distinct_from_an_input_of_the_same_shape_checks() -> None:
+    assert mc.check(_distinct({"a": mc.vector("n"), "x": mc.vector("n", distinct_from="a")})).passed

@@ -113,17 +113,19 @@ def test_auto_takes_the_whole_jacobian_when_it_has_no_more_rows_than_probes() ->
     pass: probes would pull back the same rows."""
     from matcalc.engine.check_plan import AUTO_MAX_ENTRIES, plan_check
     from matcalc.oracles import DEFAULT_PROBES
+    from matcalc.oracles.memory import memory_budget
 
     n = int(AUTO_MAX_ENTRIES ** 0.5) + 64
     cpu = torch.device("cpu")
+    budget = memory_budget(cpu, None)  # the default a check resolves
     gradient = mc.Rule(name="g", f=lambda X: (X * X).sum(), derivative=lambda X: 2 * X, wrt="X",
                        inputs={"X": mc.matrix("n", "n")})
-    plan = plan_check(gradient, {"n": n}, torch.float64, cpu, "auto", DEFAULT_PROBES, None)
+    plan = plan_check(gradient, {"n": n}, torch.float64, cpu, "auto", DEFAULT_PROBES, budget)
     assert plan.oracle == "jacobian", plan.why
     rows = mc.Rule(name="r", f=lambda X: X.sum(1), derivative=lambda X: X, wrt="X",
                    inputs={"X": mc.matrix("m", "n")})
     plan = plan_check(rows, {"m": DEFAULT_PROBES + 1, "n": AUTO_MAX_ENTRIES}, torch.float64, cpu,
-                      "auto", DEFAULT_PROBES, None)
+                      "auto", DEFAULT_PROBES, budget)
     assert plan.oracle == "probe", plan.why
 
 

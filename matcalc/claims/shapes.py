@@ -129,6 +129,21 @@ def _decl(name: str, spec: object) -> Decl:
     return decl
 
 
+def _require_structure(name: str, rank: int, structure: str) -> None:
+    """A declared structure must be one its input's rank has ("s: scalar symmetric" is misuse).
+
+    >>> _require_structure("s", 0, "symmetric")
+    Traceback (most recent call last):
+    ...
+    matcalc.errors.MatcalcError: s is a scalar, which cannot be 'symmetric': use one of general, positive
+    """
+    allowed = (SCALAR_STRUCTURES, VECTOR_STRUCTURES, MATRIX_STRUCTURES)[rank]
+    if structure not in allowed:
+        kind = ("scalar", "vector", "matrix")[rank]
+        raise MatcalcError(f"{name} is a {kind}, which cannot be {structure!r}: use one of "
+                           f"{', '.join(allowed)}")
+
+
 @dataclass
 class Dims:
     """Union-find over symbolic dims; a class may carry a label (a dim name or an int size)."""
@@ -234,6 +249,8 @@ class Shapes:
                 raise self.error(f"cannot tell what {name!r} is: a lowercase letter is a vector and "
                                  f"an uppercase one a matrix; declare others, e.g. where='{name}: "
                                  "scalar'", node)
+        if decl is not None:
+            _require_structure(name, rank, decl.structure)
         dims = decl.dims if decl is not None and decl.dims is not None else (None,) * rank
         shape = tuple(self.dims.new(d) for d in dims)
         if decl is not None and decl.structure in SQUARE_STRUCTURES and not self.dims.union(*shape):
@@ -495,11 +512,7 @@ class Shapes:
             decl = self.decls.get(name, Decl())
             shape = self.resolved(self.symbols[name])
             structure = decl.structure
-            allowed = (SCALAR_STRUCTURES, VECTOR_STRUCTURES, MATRIX_STRUCTURES)[len(shape)]
-            if structure not in allowed:
-                kind = ("scalar", "vector", "matrix")[len(shape)]
-                raise MatcalcError(f"{name} is a {kind}, which cannot be {structure!r}: use one of "
-                                   f"{', '.join(allowed)}")
+            _require_structure(name, len(shape), structure)
             if structure in SQUARE_STRUCTURES and shape[0] != shape[1]:
                 raise MatcalcError(f"{name} is declared {structure} but is {shape[0]} x {shape[1]}")
             out[name] = Domain(shape, structure, decl.distinct_from)

@@ -1,22 +1,24 @@
-"""Before anything is drawn: which oracle runs, why, and whether the whole check fits in memory.
+"""Before anything is drawn: which oracle runs, why, and how much memory the whole check needs.
 
 The estimate covers the inputs (the float64 draw and its cast), the claim, the truth and the
 oracle's working memory, from the shapes alone; f's output shape comes from the claim's text when
-the rule has one, else from evaluating f on the ``meta`` device, which allocates nothing. Over the
-budget, the check is refused with a MatcalcError naming the largest size that fits.
+the rule has one, else from evaluating f on the ``meta`` device, which allocates nothing. A plan
+over the budget carries the refusal's words (``what``, and a ``fix`` naming the largest size that
+fits); the check refuses it through matcalc.engine.settings.require_memory, the one memory guard.
 
 Example::
 
     >>> import torch
     >>> from matcalc.catalog import RULES
     >>> p = plan_check(RULES["linear_map"], {"m": 3, "n": 5}, torch.float64, torch.device("cpu"),
-    ...                "auto", 4, None)
-    >>> p.oracle, p.out_shape
-    ('jacobian', (3,))
+    ...                "auto", 4, 2**30)
+    >>> p.oracle, p.out_shape, p.need <= p.budget
+    ('jacobian', (3,), True)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Mapping
@@ -25,8 +27,9 @@ from dataclasses import dataclass
 import torch
 
 from matcalc.errors import MatcalcError
+from matcalc.model.domains import MAX_SIZE
 from matcalc.model.rule import Rule
-from matcalc.oracles.memory import available_memory, memory_budget
+from matcalc.oracles.memory import available_memory
 
 # auto uses the whole reference Jacobian (exact, deterministic) up to this many rows, each one
 # backward pass of f; past it, k probes cost a handful of passes whatever the size. At the
@@ -41,7 +44,6 @@ SQUARE_DRAW_TEMPORARIES = 3  # QR of an n x n Gaussian and the product that buil
 # Shapes past these cannot even be described to torch (its sizes are 64-bit signed), so they are
 # refused before the meta-device evaluation; anything smaller meets the memory estimate, which
 # names the largest size that fits.
-MAX_DIM = 2**40
 MAX_NUMEL = 2**62
 
 
@@ -49,7 +51,8 @@ MAX_NUMEL = 2**62
 class Plan:
     """What a check will run and what it will hold in memory. ``materialize_claim`` is False only
     when the rule gives matrix-free forms (jvp/vjp), the oracle is matrix-free, and the
-    materialized derivative would not fit the budget: the forms are then the whole claim."""
+    materialized derivative would not fit the budget: the forms are then the whole claim. When
+    ``need`` is over ``budget``, ``what`` and ``fix`` word the refusal (require_memory's)."""
 
     oracle: str
     why: str
@@ -57,6 +60,8 @@ class Plan:
     budget: int
     out_shape: tuple[int, ...] | None
     materialize_claim: bool = True
+    what: str = "the check"
+    fix: str = ""
 
 
 def output_shape(rule: Rule, sizes: Mapping[str, int]) -> tuple[int, ...] | None:
@@ -90,12 +95,12 @@ def output_shape(rule: Rule, sizes: Mapping[str, int]) -> tuple[int, ...] | None
 
 
 def human(nbytes: float) -> str:
-    """Bytes for people.
+    """Bytes for people: every memory message of matcalc words its sizes here.
 
-    >>> human(3 * 2**30)
-    '3.0 GiB'
+    >>> human(3 * 2**30), human(5 * 2**40), human(512)
+    ('3.0 GiB', '5.0 TiB', '512 B')
     """
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if nbytes >= size:
             return f"{nbytes / size:.1f} {unit}"
     return f"{int(nbytes)} B"
@@ -153,7 +158,7 @@ def _check_shapes(rule: Rule, sizes: Mapping[str, int], device: torch.device) ->
     cannot even describe it."""
     for name, dom in rule.inputs.items():
         shape = dom.resolve(sizes)
-        if any(d > MAX_DIM for d in shape) or math.prod(shape) > MAX_NUMEL:
+        if any(d > MAX_SIZE for d in shape) or math.prod(shape) > MAX_NUMEL:
             raise MatcalcError(
                 f"rule {rule.name!r} on {device.type}: input {name!r} would have shape {shape}, "
                 f"beyond any machine's memory (at most 2**40 per dim and 2**62 entries); use smaller "
@@ -179,10 +184,12 @@ def _choose(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, probes: int,
 
 
 def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: torch.device,
-               oracle: str, probes: int, budget_arg: int | None,
+               oracle: str, probes: int, budget: int,
                out_shape: tuple[int, ...] | None = None) -> Plan:
-    """Choose the oracle and refuse a check that would not fit the memory budget, or the machine."""
-    budget = memory_budget(device, budget_arg)
+    """Choose the oracle within ``budget`` (bytes, resolved: matcalc.oracles.memory.memory_budget)
+    and estimate the check's peak. A plan over the budget is returned with the refusal's words for
+    settings.require_memory; a shape no machine holds, an empty output, and a plan within the
+    budget but over the memory this machine has available raise MatcalcError here."""
     _check_shapes(rule, sizes, device)
     if out_shape is None:
         out_shape = output_shape(rule, sizes)
@@ -202,22 +209,12 @@ def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: to
             why += (f"; the claimed derivative is not materialized (it would need "
                     f"{human(_estimate(rule, sizes, dt, chosen, probes, out_shape)[0] - lean)}): "
                     "its jvp/vjp are checked")
-    if need > budget:
-        detail = ", ".join(f"{k} {human(v)}" for k, v in parts.items())
-        if chosen in ("jacobian", "func") and oracle != "auto":
-            fix = "use oracle='probe' (matrix-free) or raise memory_budget"
-        elif "claim" in parts and parts["claim"] > max(budget / 2, 4 * parts["inputs"]):
-            fix = ("the claimed derivative alone is too big to materialize: give the rule jvp/vjp "
-                   "closed forms (matrix-free), or use smaller sizes")
-        else:
-            fix = "use smaller sizes or raise memory_budget / $MATCALC_MEMORY_BUDGET"
-        largest = largest_fitting(rule, sizes, dt, chosen, probes, budget)
-        hint = f"; the largest size that fits is about n={largest}" if largest else ""
-        raise MatcalcError(
-            f"rule {rule.name!r} at {dict(sizes)} on {device.type}/{str(dt).removeprefix('torch.')}: "
-            f"the {chosen} check would need about {human(need)} ({detail}), over the memory "
-            f"budget of {human(budget)}: {fix}{hint}"
-        )
+    what = f"the {chosen} check ({', '.join(f'{k} {human(v)}' for k, v in parts.items())})"
+    plan = Plan(oracle=chosen, why=why, need=need, budget=budget, out_shape=out_shape,
+                materialize_claim=materialize, what=what)
+    if need > budget:  # refused by the caller's require_memory, in these words
+        return dataclasses.replace(plan, fix=_over_budget_fix(rule, sizes, dt, oracle, probes, plan,
+                                                              parts))
     available = available_memory(device)
     if need > available:
         # An explicit budget above what the machine has would only end in an allocation error.
@@ -225,8 +222,22 @@ def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: to
             f"rule {rule.name!r} at {dict(sizes)} on {device.type}/{str(dt).removeprefix('torch.')}: "
             f"the {chosen} check would need about {human(need)}, more memory than this machine has "
             f"available ({human(available)}), whatever memory_budget says: use smaller sizes")
-    return Plan(oracle=chosen, why=why, need=need, budget=budget, out_shape=out_shape,
-                materialize_claim=materialize)
+    return plan
+
+
+def _over_budget_fix(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, asked: str, probes: int,
+                     plan: Plan, parts: dict[str, int]) -> str:
+    """What to do about a plan over its budget: another oracle, matrix-free forms, or smaller
+    sizes (the largest that fits, when one does)."""
+    if plan.oracle in ("jacobian", "func") and asked != "auto":
+        fix = "use oracle='probe' (matrix-free) or raise memory_budget"
+    elif "claim" in parts and parts["claim"] > max(plan.budget / 2, 4 * parts["inputs"]):
+        fix = ("the claimed derivative alone is too big to materialize: give the rule jvp/vjp "
+               "closed forms (matrix-free), or use smaller sizes")
+    else:
+        fix = "use smaller sizes or raise memory_budget / $MATCALC_MEMORY_BUDGET"
+    largest = largest_fitting(rule, sizes, dt, plan.oracle, probes, plan.budget)
+    return fix + (f"; the largest size that fits is about n={largest}" if largest else "")
 
 
 def _empty(rule: Rule, out_shape: tuple[int, ...]) -> str:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from matcalc.errors import MatcalcError
 
 Dim = str | int
+# A dim past this is beyond any device's memory (2**40 float32 entries is 4 TiB); past 2**63 torch
+# cannot even index it. Refused when a domain is declared, and when a size is given to a check.
+MAX_SIZE = 2**40
 
 # What each structure guarantees. This table is the documentation users see in `matcalc list`.
 MATRIX_STRUCTURES: dict[str, str] = {
@@ -64,6 +67,13 @@ class Domain:
     structure: str = "general"
     distinct_from: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.shape, tuple):
+            raise MatcalcError(f"Domain(): shape must be a tuple of dims, e.g. ('n', 'n'), got "
+                               f"{self.shape!r}; or use mc.vector / mc.matrix / mc.scalar")
+        for dim in self.shape:
+            _check_dim(dim, "Domain()")
+
     @property
     def kind(self) -> str:
         return ("scalar", "vector", "matrix", "tensor")[min(len(self.shape), 3)]
@@ -91,6 +101,9 @@ def _check_dim(dim: object, what: str) -> None:
         isinstance(dim, int) and dim < 1
     ):
         raise MatcalcError(f"{what}: a dim must be a name like 'n' or a positive int, got {dim!r}")
+    if isinstance(dim, int) and dim > MAX_SIZE:
+        raise MatcalcError(f"{what}: a dim of {dim} is beyond any device's memory (at most 2**40); "
+                           "use a smaller size, or a named dim such as 'n' sized at check time")
 
 
 def vector(

@@ -92,8 +92,9 @@ class Rule:
     Raises:
         MatcalcError: the name is empty; ``f`` or ``derivative`` is not callable; ``inputs`` does
             not map names to domains; the layout or kind is unknown; ``wrt`` is not among the
-            inputs (or is a tuple outside a differential); a ``distinct_from`` names no input;
-            or an erratum does not say its flaw.
+            inputs (or is a tuple outside a differential); a ``distinct_from`` names no input,
+            the input itself, an input of another shape, or one that is itself distinct_from
+            another; or an erratum does not say its flaw.
     """
 
     name: str
@@ -143,11 +144,7 @@ class Rule:
                     "name one of them"
                 )
         for name, dom in self.inputs.items():
-            if dom.distinct_from is not None and dom.distinct_from not in self.inputs:
-                raise MatcalcError(
-                    f"{where}: input {name!r} is distinct_from={dom.distinct_from!r}, "
-                    "which is not an input"
-                )
+            _check_distinct(where, name, dom, self.inputs)
         if self.refuted and not self.flaw:
             raise MatcalcError(f"{where}: an erratum (refuted=True) must say its flaw")
 
@@ -175,6 +172,32 @@ class Rule:
     def describe_inputs(self) -> str:
         """Each input's domain in words, e.g. ``'x: vector n; A: matrix n x n'``."""
         return "; ".join(f"{k}: {d.describe()}" for k, d in self.inputs.items())
+
+
+def _check_distinct(where: str, name: str, dom: Domain, inputs: Mapping[str, Domain]) -> None:
+    """``distinct_from`` names another input of the same declared shape, drawn first: the input is
+    drawn as that one plus a vector bounded away from 0, which needs both shapes equal at every
+    size (so the same dims), and that one drawn without such a condition of its own."""
+    other = dom.distinct_from
+    if other is None:
+        return
+    if other not in inputs:
+        raise MatcalcError(f"{where}: input {name!r} is distinct_from={other!r}, which is not an "
+                           f"input; name one of {sorted(set(inputs) - {name})}")
+    if other == name:
+        raise MatcalcError(f"{where}: input {name!r} is distinct_from itself; name another input "
+                           "of the same shape")
+    theirs = inputs[other]
+    if theirs.shape != dom.shape:
+        raise MatcalcError(
+            f"{where}: input {name!r} ({dom.describe()}) is distinct_from={other!r} "
+            f"({theirs.describe()}): distinct_from needs an input of the same shape, with the same "
+            "dims; declare both with the same dims or drop distinct_from")
+    if theirs.distinct_from is not None:
+        raise MatcalcError(
+            f"{where}: input {name!r} is distinct_from={other!r}, which is itself "
+            f"distinct_from={theirs.distinct_from!r}: make both distinct_from={theirs.distinct_from!r}, "
+            "an input drawn without such a condition")
 
 
 def layout_swap(claim: torch.Tensor, out_shape: tuple[int, ...],
