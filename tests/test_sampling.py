@@ -215,3 +215,29 @@ def test_large_draws_work_inside_inference_mode() -> None:
     with torch.inference_mode():
         g = sampling.gaussian((1024, 1024), seed=1)
     assert torch.equal(g, sampling.gaussian((1024, 1024), seed=1))
+
+
+@pytest.mark.parametrize("large", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("structure", ["general", "symmetric", "spd"])
+def test_the_low_precision_cast_rounds_as_before(monkeypatch: pytest.MonkeyPatch, large: bool,
+                                                 dtype: torch.dtype, structure: str) -> None:
+    """cast_inputs writes into pooled buffers and symmetrizes large inputs in place: the values are
+    those of ``x.to(dt)`` then ``(low + low.T) / 2``, bit for bit, and exactly symmetric."""
+    from matcalc.draws.inputs import cast_inputs
+
+    if large:
+        monkeypatch.setattr(sampling, "FAST_DRAW_MIN_NUMEL", 4096)
+    rule = mc.Rule(name="cast", f=lambda X: X.sum(), derivative=lambda X: torch.ones_like(X), wrt="X",
+                   inputs={"X": mc.matrix("n", "n", structure=structure)})
+    x = _draw(structure, 3)
+    x64 = x.clone()
+    low = cast_inputs(rule, {"X": x}, dtype)["X"]
+    expected = x64.to(dtype)
+    if structure != "general":
+        expected = (expected + expected.T) / 2
+    bits = torch.int32 if dtype == torch.float32 else torch.int16  # bit for bit: -0.0 is not 0.0
+    assert low.dtype == dtype and torch.equal(low.view(bits), expected.view(bits))
+    assert torch.equal(x, x64)  # the float64 draw is left as it was
+    if structure != "general":
+        assert torch.equal(low, low.T)

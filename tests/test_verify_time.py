@@ -5,11 +5,13 @@ import json
 import math
 import runpy
 import sys
+import time
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
+import matcalc.perf.engine_cost as ec
 import matcalc.perf.verify_time as vt
 from matcalc.cli import main
 
@@ -97,6 +99,7 @@ def test_jax_column_follows_find_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--engine-cost", "--n", "0"], "--n must be a positive int"),
     (["--engine-cost", "--small", "--n", "64"], "give one of them"),
     (["--engine-cost", "--json", "/no/such/folder/v.json"], "mkdir -p /no/such/folder"),
+    (["--cpu-time"], "--cpu-time goes with --engine-cost"),
 ])
 def test_verify_misuse_is_one_line_exit_2(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--verify", *args]) == 2
@@ -107,7 +110,7 @@ def test_verify_misuse_is_one_line_exit_2(args: list[str], needle: str, capsys: 
     assert needle in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("flag", [["--small"], ["--oracles", "probe"], ["--engine-cost"]])
+@pytest.mark.parametrize("flag", [["--small"], ["--oracles", "probe"], ["--engine-cost"], ["--cpu-time"]])
 def test_verify_flags_need_verify(flag: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", *flag]) == 2
     assert "goes with --verify" in capsys.readouterr().err
@@ -123,7 +126,8 @@ def test_script_is_a_thin_wrapper(no_jax: None, small64: None, monkeypatch: pyte
 
 
 ENGINE_HEADERS = ["n", "matcalc float64", "of which draw", "jacrev + assert_close", "matcalc / hand",
-                  "matcalc float32", "float32 / float64"]
+                  "matcalc float32", "float32 / float64", "one pass", "draw (passes)", "own cost (passes)",
+                  "randn + jacrev + assert_close", "that / matcalc"]
 
 
 def test_engine_cost_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,34 +139,79 @@ def test_engine_cost_table(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
     assert [r[0] for r in rows] == ["8", "16"]
     for r in rows:
-        seconds = [float(cell.removesuffix(" ms")) for cell in (r[1], r[2], r[3], r[5])]
+        seconds = [float(cell.removesuffix(" ms")) for cell in (r[1], r[2], r[3], r[5], r[7], r[10])]
         assert all(s > 0 for s in seconds), r
         assert float(r[4]) == pytest.approx(seconds[0] / seconds[2], rel=0.02)  # the ratio of the medians
         assert float(r[6]) == pytest.approx(seconds[3] / seconds[0], rel=0.02)
+        assert float(r[8]) == pytest.approx(seconds[1] / seconds[4], rel=0.1, abs=1)  # draw in passes
+        assert float(r[11]) == pytest.approx(seconds[5] / seconds[0], rel=0.02, abs=0.005)  # 2 decimals
     assert "matcalc / hand <= 2:" in out and "float32 / float64 <= 1.6:" in out
+    assert "issue 18's targets (draw, own cost, randn + jacrev + assert_close): not measured (needs n = 8192)" in out
     assert "Traceback" not in err and "did not pass" not in err
 
 
 def test_engine_cost_json_and_default_sizes(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     seen: list[int] = []
-    real = vt.engine_row
-    monkeypatch.setattr(vt, "engine_row", lambda n, repeats, **kw: (seen.append(n), real(4, repeats, **kw))[1])
+    real = ec.engine_row
+    monkeypatch.setattr(ec, "engine_row", lambda n, repeats, **kw: (seen.append(n), real(4, repeats, **kw))[1])
     assert main(["bench", "--verify", "--engine-cost", "--repeats", "1", "--json", "-"]) == 0
-    assert seen == list(vt.ENGINE_NS) == [64, 256, 1024, 4096, 8192]
+    assert seen == list(ec.ENGINE_NS) == [64, 256, 1024, 4096, 8192]
     rows = json.loads(capsys.readouterr().out)
-    assert list(rows[0]) == ["n", "matcalc_s", "draw_s", "hand_s", "float32_s", "ratio", "float32_over_float64"]
+    assert list(rows[0]) == ["n", "matcalc_s", "draw_s", "hand_s", "float32_s", "ratio", "float32_over_float64",
+                             "one_pass_s", "draw_passes", "own_passes", "drawn_hand_s", "drawn_hand_over_matcalc"]
     seen.clear()
     assert main(["bench", "--verify", "--engine-cost", "--small", "--repeats", "1", "--quiet"]) == 0
-    assert seen == list(vt.ENGINE_SMALL_NS)
+    assert seen == list(ec.ENGINE_SMALL_NS)
 
 
 def test_engine_cost_notes_a_check_that_does_not_pass() -> None:
-    wrong = vt.Rule(name="wrong", f=vt.ENGINE_RULE.f, derivative=lambda x, A: 2 * A @ x, wrt="x",
-                    inputs=vt.ENGINE_RULE.inputs)
+    wrong = ec.Rule(name="wrong", f=ec.ENGINE_RULE.f, derivative=lambda x, A: 2 * A @ x, wrt="x",
+                    inputs=ec.ENGINE_RULE.inputs)
     notes: list[str] = []
-    row = vt.engine_row(6, 1, rule=wrong, note=notes.append)
-    assert all(math.isnan(v) for v in (row.matcalc_s, row.hand_s, row.float32_s, row.ratio))
-    assert sorted(note.split(":")[0] for note in notes) == ["engine cost n=6 float32", "engine cost n=6 float64",
-                                                            "engine cost n=6 jacrev + assert_close"]
-    assert "MISSED at n = 6 (nan)" in vt.engine_verdicts([row])
+    row = ec.engine_row(6, 1, rule=wrong, note=notes.append)
+    assert all(math.isnan(v) for v in (row.matcalc_s, row.hand_s, row.float32_s, row.ratio, row.own_passes,
+                                       row.drawn_hand_s))
+    assert sorted(note.split(":")[0] for note in notes) == [
+        "engine cost n=6 float32", "engine cost n=6 float64", "engine cost n=6 jacrev + assert_close",
+        "engine cost n=6 randn + jacrev + assert_close"]
+    assert "MISSED at n = 6 (nan)" in ec.engine_verdicts([row])
+
+
+def test_own_cost_leaves_out_one_f_one_claim_and_the_oracle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The subtraction uses the calls the check made: a claim made 50 ms slower moves the float64
+    time by at least twice that (the claim runs twice: the determinism re-run), and matcalc's own
+    cost by about one of them, not two."""
+    def slow_claim(x: ec.torch.Tensor, A: ec.torch.Tensor) -> ec.torch.Tensor:
+        time.sleep(0.05)
+        return x @ (A.T + A)
+
+    slow = ec.Rule(name="slow", f=ec.ENGINE_RULE.f, derivative=slow_claim, wrt="x", inputs=ec.ENGINE_RULE.inputs)
+    row = ec.engine_row(8, 1, rule=slow)
+    assert row.matcalc_s > 0.1
+    own_s = row.own_passes * row.one_pass_s
+    assert 0.045 < own_s < row.matcalc_s - 0.045
+
+
+def test_engine_cost_in_cpu_time(capsys: pytest.CaptureFixture[str]) -> None:
+    """A process sleeping inside f costs wall time, not CPU time: the two clocks are told apart."""
+    def sleepy_f(x: ec.torch.Tensor, A: ec.torch.Tensor) -> ec.torch.Tensor:
+        time.sleep(0.02)
+        return x @ A @ x
+
+    sleepy = ec.Rule(name="sleepy", f=sleepy_f, derivative=ec.ENGINE_RULE.derivative, wrt="x",
+                     inputs=ec.ENGINE_RULE.inputs)
+    wall, cpu = ec.engine_row(6, 1, rule=sleepy), ec.engine_row(6, 1, rule=sleepy, cpu_time=True)
+    assert wall.matcalc_s > 0.1 > 0.05 > cpu.matcalc_s  # f runs at least 5 times in a check
+    assert main(["bench", "--verify", "--engine-cost", "--cpu-time", "--n", "6", "--repeats", "1", "--quiet"]) == 0
+    assert "CPU time of this process (all threads), not wall time" in capsys.readouterr().out
+
+
+def test_issue18_targets_are_judged_at_8192() -> None:
+    def row(n: int, draw: float, own: float, drawn: float) -> ec.EngineRow:
+        return ec.EngineRow(n, 1.0, 0.1, 0.6, 1.5, 1.67, 1.5, 0.01, draw, own, drawn, drawn)
+
+    text = ec.engine_verdicts([row(4096, 99, 99, 0.1), row(8192, 15, 46, 3.2)])
+    assert "draw <= 20 passes at n = 8192: met (15.0)" in text
+    assert "own cost <= 20 passes at n = 8192: MISSED (46.0)" in text
+    assert "randn + jacrev + assert_close / matcalc >= 3 at n = 8192: met (3.20)" in text

@@ -21,6 +21,7 @@ from matcalc.cli import flags, options, rules
 from matcalc.cli.exit import exit_status
 from matcalc.cli.progress import Progress
 from matcalc.errors import MatcalcError
+from matcalc.perf.engine_cost import ENGINE_NS, ENGINE_SMALL_NS
 from matcalc.perf.scaling import (
     BENCH_RULES,
     HESSIAN_METHODS,
@@ -29,7 +30,7 @@ from matcalc.perf.scaling import (
     fastest_autograd,
     run_bench,
 )
-from matcalc.perf.verify_time import DEFAULT_ORACLES, ENGINE_NS, ENGINE_SMALL_NS, SMALL_N
+from matcalc.perf.verify_time import DEFAULT_ORACLES, SMALL_N
 from matcalc.perf.verify_time import ORACLES as VERIFY_ORACLES
 from matcalc.report.strictjson import dumps
 
@@ -81,8 +82,13 @@ def add_bench_parser(sub: Any) -> None:
     verify.add_argument("--engine-cost", action="store_true",
                         help="with --verify: the engine's own cost instead: check() of x @ A @ x (claim "
                              "x @ (A.T + A)) in float64 and float32 against jacrev + assert_close on "
-                             f"inputs drawn beforehand, at n = {' '.join(map(str, ENGINE_NS))} (--small: "
+                             "inputs drawn beforehand and drawing its own, the draw and matcalc's own "
+                             "cost in passes over the inputs, at n = "
+                             f"{' '.join(map(str, ENGINE_NS))} (--small: "
                              f"{' '.join(map(str, ENGINE_SMALL_NS))}; --n: those)")
+    verify.add_argument("--cpu-time", action="store_true",
+                        help="with --engine-cost: time in CPU seconds of this process (all threads), "
+                             "which other processes on a loaded machine do not inflate, not wall seconds")
 
 
 def _methods() -> list[str]:
@@ -174,7 +180,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """
     if args.verify:
         return cmd_verify(args)
-    for flag in ("small", "oracles", "engine_cost"):
+    for flag in ("small", "oracles", "engine_cost", "cpu_time"):
         if getattr(args, flag):
             name = flag.replace("_", "-")
             raise MatcalcError(f"--{name} goes with --verify: add --verify, or drop --{name}")
@@ -234,6 +240,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     ns = [options.positive_int("--n", n) for n in args.n] if args.n else None
     if args.engine_cost:
         return _engine_cost(args, ns, repeats)
+    if args.cpu_time:
+        raise MatcalcError("--cpu-time goes with --engine-cost: add --engine-cost, or drop --cpu-time")
     if args.small:
         ns = [verify_time.SMALL_N]
     oracles = verify_time.own_oracles(args.oracles or verify_time.DEFAULT_ORACLES)
@@ -271,7 +279,7 @@ def _write_json(rows: Sequence[Any], path: str | None) -> None:
 def _engine_cost(args: argparse.Namespace, ns: list[int] | None, repeats: int) -> int:
     """`matcalc bench --verify --engine-cost`: the engine-cost table and the targets it meets (or
     its rows as JSON with ``--json``)."""
-    from matcalc.perf import verify_time
+    from matcalc.perf import engine_cost
 
     if args.oracles:
         raise MatcalcError("--oracles does not go with --engine-cost (it times oracle='auto'): "
@@ -280,11 +288,11 @@ def _engine_cost(args: argparse.Namespace, ns: list[int] | None, repeats: int) -
     options.memory_budget_env()
     sizes = ns or list(ENGINE_SMALL_NS if args.small else ENGINE_NS)
     with Progress(len(sizes), label="bench --verify --engine-cost", enabled=not args.quiet) as progress:
-        rows = verify_time.engine_table(sizes, repeats, progress=progress)
+        rows = engine_cost.engine_table(sizes, repeats, progress=progress, cpu_time=args.cpu_time)
     if args.json != "-":
-        print(verify_time.engine_title(repeats))
-        print(verify_time.render_engine(rows))
+        print(engine_cost.engine_title(repeats, args.cpu_time))
+        print(engine_cost.render_engine(rows))
         print()
-        print(verify_time.engine_verdicts(rows))
+        print(engine_cost.engine_verdicts(rows))
     _write_json(rows, args.json)
     return exit_status([])

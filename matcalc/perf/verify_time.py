@@ -9,11 +9,8 @@ inputs; the hand-written checks get the same inputs from matcalc's sampler and a
 draw too, so every column pays for its inputs once. ``matcalc bench --verify`` prints the table
 (and ``bench/verify_time.py`` does too).
 
-The engine's own cost (``matcalc bench --verify --engine-cost``, :func:`engine_table`) is a second
-table: a user's rule ``x @ A @ x`` with the lambda claim ``x @ (A.T + A)``, checked by matcalc in
-float64 and in float32 (draw, guards, determinism re-runs, oracle, verdict: everything), against
-the hand check ``jacrev`` + ``assert_close`` on inputs drawn with ``torch.randn`` beforehand, at
-n = 64 to 8192, the three interleaved in each round.
+The engine's own cost (``matcalc bench --verify --engine-cost``) is a second table, measured by
+:mod:`matcalc.perf.engine_cost`.
 
 Example::
 
@@ -41,9 +38,9 @@ from matcalc.catalog import RULES
 from matcalc.draws.inputs import draw_inputs
 from matcalc.engine.check import check
 from matcalc.errors import MatcalcError
-from matcalc.model.domains import matrix, vector
+from matcalc.model.domains import matrix
 from matcalc.model.rule import Rule
-from matcalc.perf.timing import interleaved_times, median_time
+from matcalc.perf.timing import median_time
 
 CPU = torch.device("cpu")
 DTYPE = torch.float64
@@ -349,164 +346,3 @@ def render(rows: Sequence[VerifyRow], fmt: str = "github") -> str:
               f"{r.auto_over_fastest_own:.2f}"] for r in rows]
     return tabulate(table, headers=["check", "n", "one pass", *columns, "auto chose",
                                     "auto / fastest own oracle (median seconds)"], tablefmt=fmt)
-
-
-# ---- the engine's own cost -------------------------------------------------------------------
-
-ENGINE_NS = (64, 256, 1024, 4096, 8192)
-ENGINE_SMALL_NS = (64, 256)
-# What a user writes: no fast form, no catalog entry, the claim as a plain lambda.
-ENGINE_RULE = Rule(name="x @ A @ x", f=lambda x, A: x @ A @ x, derivative=lambda x, A: x @ (A.T + A),
-                   wrt="x", inputs={"x": vector("n"), "A": matrix("n", "n")})
-HAND = "jacrev + assert_close"
-# The targets of the engine-cost table: matcalc's float64 check within this factor of the hand
-# check at every n, and a float32 check within this factor of the float64 one.
-ENGINE_TARGET = 2.0
-FLOAT32_TARGET = 1.6
-
-
-@dataclass
-class EngineRow:
-    """One n of the engine-cost table: median seconds and their ratios.
-
-    >>> row = EngineRow(64, 0.002, 0.0001, 0.001, 0.003, 2.0, 1.5)
-    >>> row.ratio, row.float32_over_float64
-    (2.0, 1.5)
-    """
-
-    n: int
-    matcalc_s: float  # check() in float64, its own draw included; nan: it did not pass
-    draw_s: float  # of which the draw (the Result's timings)
-    hand_s: float  # jacrev + assert_close on inputs drawn beforehand
-    float32_s: float  # check() in float32: the float64 decision and the float32 accuracy report
-    ratio: float  # matcalc_s / hand_s
-    float32_over_float64: float  # float32_s / matcalc_s
-
-
-def hand_check(rule: Rule, x: torch.Tensor, A: torch.Tensor) -> Callable[[], None]:
-    """The hand check of ``x @ A @ x`` on given inputs: ``jacrev`` of f, the claim,
-    ``assert_close``.
-
-    >>> x, A = torch.randn(4, dtype=DTYPE), torch.randn(4, 4, dtype=DTYPE)
-    >>> hand_check(ENGINE_RULE, x, A)()
-    """
-    def run() -> None:
-        jac = torch.func.jacrev(lambda w: rule.f(x=w, A=A))(x)
-        torch.testing.assert_close(rule.derivative(x=x, A=A), jac)
-    return run
-
-
-def engine_row(n: int, repeats: int, *, rule: Rule = ENGINE_RULE,
-               note: Callable[[str], None] | None = None) -> EngineRow:
-    """The medians at one n, over ``repeats`` interleaved rounds after one warm-up round.
-
-    >>> row = engine_row(8, 1)
-    >>> row.n, row.matcalc_s > row.draw_s > 0, row.hand_s > 0
-    (8, True, True)
-    """
-    note = _print_stderr if note is None else note
-    gen = torch.Generator().manual_seed(n)
-    x = torch.randn(n, generator=gen, dtype=DTYPE)
-    A = torch.randn(n, n, generator=gen, dtype=DTYPE)
-    draws: list[float] = []
-    failed: set[str] = set()  # the labels of checks that did not pass: their time is no verdict's
-
-    def ours(label: str, dtype: torch.dtype) -> Callable[[], None]:
-        def run() -> None:
-            res = check(rule, sizes={"n": n}, dtype=dtype, diagnose_structure=False)
-            if not res.passed and label not in failed:
-                failed.add(label)
-                note(f"engine cost n={n} {label}: the check did not pass ({res.outcome}: {res.message})")
-            if dtype == DTYPE:
-                draws.append(res.timings.get("draw", math.nan))
-        return run
-
-    def hand() -> None:
-        try:
-            hand_check(rule, x, A)()
-        except AssertionError as exc:  # a wrong claim: assert_close says so, and its time is no verdict's
-            if HAND not in failed:
-                failed.add(HAND)
-                note(f"engine cost n={n} {HAND}: {str(exc).splitlines()[0]}")
-
-    times = interleaved_times({"float64": ours("float64", DTYPE), HAND: hand,
-                               "float32": ours("float32", torch.float32)}, CPU, repeats=repeats)
-    med = {k: math.nan if k in failed else statistics.median(v) for k, v in times.items()}
-    return EngineRow(n, med["float64"], statistics.median(draws[-repeats:]), med[HAND], med["float32"],
-                     med["float64"] / med[HAND], med["float32"] / med["float64"])
-
-
-def engine_table(ns: Iterable[int] = ENGINE_NS, repeats: int = 5, *,
-                 progress: Callable[[str], None] | None = None,
-                 note: Callable[[str], None] | None = None) -> list[EngineRow]:
-    """One :class:`EngineRow` per n, in order.
-
-    >>> [row.n for row in engine_table([4, 8], 1)]
-    [4, 8]
-    """
-    if repeats < 1:
-        raise MatcalcError(f"repeats must be a positive int, got {repeats}")
-    rows = []
-    for n in ns:
-        if n < 1:
-            raise MatcalcError(f"n must be a positive int, got {n}")
-        if progress is not None:
-            progress(f"engine cost n={n}")
-        rows.append(engine_row(n, repeats, note=note))
-    return rows
-
-
-def engine_title(repeats: int) -> str:
-    """The line above the engine-cost table.
-
-    >>> engine_title(5).split(";")[0]
-    "the engine's own cost: check() of x @ A @ x, claim x @ (A.T + A), oracle auto, medians of 5"
-    """
-    return (f"the engine's own cost: check() of x @ A @ x, claim x @ (A.T + A), oracle auto, medians of "
-            f"{repeats}; the hand check on inputs drawn beforehand with torch.randn; the three "
-            f"interleaved in each round; CPU, torch {torch.__version__}, {torch.get_num_threads()} threads")
-
-
-def _ms(seconds: float) -> str:
-    """Milliseconds, 3 significant digits.
-
-    >>> _ms(0.01234), _ms(1.5), _ms(math.nan)
-    ('12.3 ms', '1500 ms', 'nan')
-    """
-    return "nan" if math.isnan(seconds) else f"{seconds * 1e3:.3g} ms" if seconds < 1 else \
-        f"{seconds * 1e3:.0f} ms"
-
-
-def render_engine(rows: Sequence[EngineRow], fmt: str = "github") -> str:
-    """The engine-cost table: per n, matcalc float64 (and its draw), the hand check, their ratio,
-    matcalc float32 and float32 / float64.
-
-    >>> print(render_engine([EngineRow(64, 0.002, 0.0001, 0.001, 0.003, 2.0, 1.5)], "plain").split())
-    ... # doctest: +NORMALIZE_WHITESPACE
-    ['n', 'matcalc', 'float64', 'of', 'which', 'draw', 'jacrev', '+', 'assert_close', 'matcalc', '/',
-     'hand', 'matcalc', 'float32', 'float32', '/', 'float64', '64', '2', 'ms', '0.1', 'ms', '1', 'ms',
-     '2.00', '3', 'ms', '1.50']
-    """
-    table = [[r.n, _ms(r.matcalc_s), _ms(r.draw_s), _ms(r.hand_s), f"{r.ratio:.2f}", _ms(r.float32_s),
-              f"{r.float32_over_float64:.2f}"] for r in rows]
-    return tabulate(table, headers=["n", "matcalc float64", "of which draw", HAND, "matcalc / hand",
-                                    "matcalc float32", "float32 / float64"], tablefmt=fmt,
-                    disable_numparse=True, colalign=("right",) * 7)
-
-
-def engine_verdicts(rows: Sequence[EngineRow]) -> str:
-    """Which targets the rows meet: matcalc / hand at most :data:`ENGINE_TARGET` at every n, and
-    float32 / float64 at most :data:`FLOAT32_TARGET`.
-
-    >>> print(engine_verdicts([EngineRow(64, 0.002, 0.0001, 0.001, 0.003, 2.5, 1.5)]))
-    matcalc / hand <= 2: MISSED at n = 64 (2.50)
-    float32 / float64 <= 1.6: met at every n
-    """
-    lines = []
-    for label, target, values in (("matcalc / hand", ENGINE_TARGET, [(r.n, r.ratio) for r in rows]),
-                                  ("float32 / float64", FLOAT32_TARGET,
-                                   [(r.n, r.float32_over_float64) for r in rows])):
-        missed = [f"n = {n} ({v:.2f})" for n, v in values if not v <= target]  # nan: missed
-        lines.append(f"{label} <= {target:g}: " + (f"MISSED at {', '.join(missed)}" if missed
-                                                     else "met at every n"))
-    return "\n".join(lines)
