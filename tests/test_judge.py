@@ -1,4 +1,5 @@
-"""The backward judge (matcalc/backward/judge.py): the truths as measurements for the one verdict.
+"""The backward judge (matcalc/backward/judge.py, with its policy in matcalc/core/tolerance.py): the
+truths as measurements for the one verdict.
 
 One group per behaviour class the mutation run (bench/mutation.sh, bench/results/mutation.md)
 found unguarded: the rms in units of the largest entry, the zero-truth floor (of a whole pass and
@@ -14,10 +15,12 @@ import pytest
 import torch
 
 import matcalc as mc
-from matcalc.backward.judge import ALL, FACTOR, FDTruth, ReferenceTruth, _rms
-from matcalc.backward.truth import FiniteDifferences
+from matcalc.backward.judge import ALL, FDTruth, ReferenceTruth
+from matcalc.core.tolerance import LOW_PRECISION_FACTOR as FACTOR
 from matcalc.core.tolerance import MAX_RESOLUTION, tolerance
+from matcalc.core.tolerance import rms as _rms
 from matcalc.engine.verdict import judge
+from matcalc.oracles.fd import FiniteDifferences
 
 F64 = torch.float64
 

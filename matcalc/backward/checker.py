@@ -36,25 +36,31 @@ from matcalc.backward import bug_probes as bugs
 from matcalc.backward import fn_calls as run
 from matcalc.backward import truth
 from matcalc.backward.failure_hints import FailureHints
-from matcalc.backward.judge import FACTOR, FDTruth, ReferenceTruth, Truth, finite
+from matcalc.backward.judge import FDTruth, ReferenceTruth, Truth, finite
 from matcalc.backward.probe_runs import ProbeRuns
 from matcalc.backward.result import BackwardResult
 from matcalc.core.guards import SMALL_BYTES, nbytes, same_values
-from matcalc.core.tolerance import relative_error, tolerance
+from matcalc.core.tolerance import (
+    LOW_PRECISION_FACTOR,
+    low_precision_tolerance,
+    relative_error,
+    tolerance,
+)
 from matcalc.draws.inputs import draw_domains, input_bytes
 from matcalc.engine.settings import Settings, require_memory, resolve_settings
+from matcalc.engine.verdict import judge
 from matcalc.errors import MatcalcError
 from matcalc.model.domains import Domain
 from matcalc.model.sizes import SEED_LIMIT
+from matcalc.oracles.base import Measurement
+from matcalc.oracles.confirm import Confirmation
+from matcalc.oracles.fd import Slope
 
 Fn = Callable[..., object]
 DEFAULT_PROBES = 3
 # The float64 truth holds copies of inputs, activations and gradients: about 8 float64 copies of
 # the inputs, by the layers checked here.
 TRUTH_COPIES = 8
-# A reference whose autograd disagrees with finite differences of its own forward by more than
-# this many times their measured error hides part of its computation from autograd.
-CONFIRM_MARGIN = 100.0
 
 __all__ = ["BackwardResult", "check_backward"]
 
@@ -117,16 +123,15 @@ def check_backward(
             (including one that raises) is a failed result, never an exception.
     """
     label = _label(fn, name)
-    subject = f"check_backward({label})"
-    names = _validate(subject, fn, inputs, reference, wrt)
+    _validate(f"check_backward({label})", fn, reference)
     settings = resolve_settings(repr(label), inputs, device=device, dtype=dtype, sizes=sizes, seed=seed,
-                                probes=probes, memory_budget=memory_budget)
+                                probes=probes, memory_budget=memory_budget, wrt=wrt)
     need = TRUTH_COPIES * input_bytes(inputs, settings.sizes, torch.float64)
     require_memory(settings, need, "the float64 truth", "use smaller sizes= or raise memory_budget")
     from matcalc.engine.check import ENGINE_LOCK  # forward-mode AD state is process-wide
 
     with ENGINE_LOCK:
-        res = _Check(fn, reference, label, dict(inputs), names, settings).run()
+        res = _Check(fn, reference, label, dict(inputs), settings.wrt, settings).run()
     if not res.passed and not res.inconclusive and settings.device.type == "cuda":
         on_cpu = check_backward(fn, inputs=inputs, reference=reference, wrt=wrt, name=name,
                                 device="cpu", dtype=settings.dtype, sizes=settings.sizes, seed=seed,
@@ -147,42 +152,25 @@ def _label(fn: object, name: str | None) -> str:
     return str(label).replace(".apply", "")
 
 
-def _validate(subject: str, fn: object, inputs: object, reference: object,
-              wrt: object) -> tuple[str, ...]:
+def _validate(subject: str, fn: object, reference: object) -> None:
+    """What only a backward has: fn and reference (the settings, inputs and wrt are validated by
+    :func:`matcalc.engine.settings.resolve_settings`, as for every check)."""
     if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):
         raise MatcalcError(f"{subject}: fn is the autograd.Function class; pass {fn.__name__}.apply")
     if not callable(fn):
         raise MatcalcError(f"{subject}: fn must be callable, got {type(fn).__name__}")
-    if not isinstance(inputs, Mapping) or not inputs or not all(
-            isinstance(k, str) and isinstance(v, Domain) for k, v in inputs.items()):
-        raise MatcalcError(f"{subject}: inputs= must map names to domains, e.g. "
-                           "{'x': mc.matrix('b', 'n'), 'w': mc.vector('n')}")
-    if reference is not None:
-        if isinstance(reference, type) and issubclass(reference, torch.autograd.Function):
-            raise MatcalcError(f"{subject}: reference is an autograd.Function class; pass a plain-"
-                               "PyTorch forward of the same function")
-        if not callable(reference):
-            raise MatcalcError(f"{subject}: reference must be a callable (a plain-PyTorch forward), "
-                               f"got {type(reference).__name__}")
-        if reference is fn or _same_function(reference, fn):
-            raise MatcalcError(f"{subject}: reference is fn itself, so its backward would be judged "
-                               "against itself; pass an independent plain-PyTorch forward, or leave "
-                               "reference=None to use finite differences of fn's forward")
-    if wrt is None:
-        names: tuple[object, ...] = tuple(inputs)
-    elif isinstance(wrt, str):
-        names = (wrt,)
-    elif isinstance(wrt, Sequence):
-        names = tuple(wrt)
-    else:
-        raise MatcalcError(f"{subject}: wrt= must be an input name or a list of them, got {wrt!r}")
-    if not names:
-        raise MatcalcError(f"{subject}: wrt= names no input")
-    for w in names:
-        if not isinstance(w, str) or w not in inputs:
-            raise MatcalcError(f"{subject}: wrt={w!r} is not among the inputs {sorted(inputs)}; "
-                               "name one of them")
-    return tuple(str(w) for w in names)
+    if reference is None:
+        return
+    if isinstance(reference, type) and issubclass(reference, torch.autograd.Function):
+        raise MatcalcError(f"{subject}: reference is an autograd.Function class; pass a plain-"
+                           "PyTorch forward of the same function")
+    if not callable(reference):
+        raise MatcalcError(f"{subject}: reference must be a callable (a plain-PyTorch forward), "
+                           f"got {type(reference).__name__}")
+    if reference is fn or _same_function(reference, fn):
+        raise MatcalcError(f"{subject}: reference is fn itself, so its backward would be judged "
+                           "against itself; pass an independent plain-PyTorch forward, or leave "
+                           "reference=None to use finite differences of fn's forward")
 
 
 def _same_function(a: object, b: object) -> bool:
@@ -349,10 +337,10 @@ class _Check(ProbeRuns, FailureHints):
             own = {n: 0.0 if low is None else relative_error(low.grads[n], ref64.grads[n],
                                                              floor=found.floor(n))
                    for n in self.names}
-            tol = {n: FACTOR * own[n] + self.floor for n in self.names}
+            tol = {n: low_precision_tolerance(own[n], self.dt, self.size) for n in self.names}
             found.resolutions = dict(own)
             if low is not None:
-                res.low_precision = {"autograd": max(own.values()), "factor": FACTOR}
+                res.low_precision = {"autograd": max(own.values()), "factor": LOW_PRECISION_FACTOR}
         found.tolerance = dict(tol)
         if check_forward and not self._forward_matches(ref64.outputs, None if low is None else low.outputs):
             return None
@@ -360,23 +348,29 @@ class _Check(ProbeRuns, FailureHints):
 
     def _confirm_reference(self, x: dict[str, torch.Tensor], found: ReferenceTruth) -> bool:
         """The reference's autograd is the truth only if autograd sees all of the reference:
-        central differences of its forward along one random direction must agree with it."""
+        central differences of its forward along one random direction must agree with it, by the
+        confirmation check() runs on a rule's autograd truth (matcalc/oracles/confirm.py). False
+        (inconclusive) at a kink of the reference, where its gradient is not unique."""
         assert self.reference is not None
         d = {n: torch.randn(x[n].shape, generator=self.gen, dtype=torch.float64, device=self.dev)
              for n in self.names}
         fd = truth.fd_probes(self.reference, x, self.G, [d], torch.float64, f"{self.where}, in the reference")
-        if not finite(fd.values) or not finite(fd.errors):
-            return True  # no confident finite differences here: nothing to contradict autograd
-        auto = fd.project(found.truth)
-        gap = float((auto - fd.values).abs()[0])
-        err = float(fd.errors[0])
-        size = max(float(fd.values.abs()[0]), float(auto.abs()[0]))
-        if gap > CONFIRM_MARGIN * err + 1e-6 * size:
+        gap = 0.0 if fd.gaps is None else float(fd.gaps[0])
+        seen = Confirmation(float(fd.project(found.truth)[0]),
+                            Slope(float(fd.values[0]), float(fd.errors[0]), gap))
+        outcome = seen.outcome(max(found.tolerance.values()))
+        if outcome == "kink":
+            self.res.inconclusive = (
+                "the reference's one-sided slopes differ at these inputs: it is not differentiable "
+                "here (a kink: relu or abs at 0, a tie in a max), so its gradient is not unique; use "
+                "another seed")
+            return False
+        if outcome == "blind":
             raise MatcalcError(
                 f"the reference's autograd disagrees with finite differences of the reference's own "
-                f"forward ({gap:.3g} apart, finite-difference error {err:.2g}; {self.where}): the "
-                "reference hides part of its computation from autograd (.detach(), .item(), .numpy(), "
-                "a custom backward?); write it in plain differentiable PyTorch")
+                f"forward ({seen.describe()}; {self.where}): the reference hides part of its "
+                "computation from autograd (.detach(), .item(), .numpy(), a custom backward?); write "
+                "it in plain differentiable PyTorch")
         return True
 
     def _forward_matches(self, ref: Sequence[torch.Tensor], low: Sequence[torch.Tensor] | None) -> bool:
@@ -384,12 +378,16 @@ class _Check(ProbeRuns, FailureHints):
             if not o.is_floating_point():
                 continue
             tol = self._tol(None if low is None else low[i], r)
-            err = relative_error(o.detach(), r)
-            if not err <= tol:
+            v = judge(Measurement(claimed=o.detach(), true=r.detach(), tolerance=tol, resolution=0.0,
+                                  floor=0.0, what=f"fn's forward against the reference's, output {i}"))
+            if v.inconclusive:
+                self.res.inconclusive = f"output {i} of the reference: {v.inconclusive}"
+                return False
+            if not v.passed:
                 self.res.message = (f"fn's forward does not match the reference at output {i} "
-                                    f"(relative error {err:.3g} > {tol:.3g}): a backward can only be "
+                                    f"(relative error {v.error:.3g} > {tol:.3g}): a backward can only be "
                                     "judged against the function it claims to differentiate")
-                self.res.error, self.res.tolerance = err, tol
+                self.res.error, self.res.tolerance = v.error, tol
                 return False
         return True
 
@@ -413,10 +411,10 @@ class _Check(ProbeRuns, FailureHints):
             own = max((relative_error(o.detach(), r) for o, r in zip(self.outs, at_x, strict=True)
                        if o.is_floating_point()), default=0.0)
             rounding = own
-            res.low_precision = {"forward": own, "factor": FACTOR}
-        # The tolerance is the dtype's, or the measured error: never wider than the resolution
-        # guard of the verdict allows (a coarse resolution makes the check inconclusive instead).
-        return FDTruth(fd, max(self.floor + FACTOR * rounding, 4 * fd.resolution), rounding)
+            res.low_precision = {"forward": own, "factor": LOW_PRECISION_FACTOR}
+        # The tolerance is fixed before the differences are measured (the dtype's, or the
+        # differences' own rounding); their measured error is the truth's error in the verdict.
+        return self._fd(fd, rounding)
 
 
 def _name(dt: torch.dtype) -> str:

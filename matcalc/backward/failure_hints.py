@@ -119,7 +119,7 @@ class FailureHints(CheckState):
         for n in self.names:
             dirs = [{n: d[n]} for d in self.fd_dirs]
             fd = truth.fd_probes(self.fn, self.x, self.G, dirs, self.truth.fd.dtype, self.where)
-            v = judge(FDTruth(fd, max(self.floor, 4 * fd.resolution)).measurements(claim)[ALL])
+            v = judge(self._fd(fd, self.truth.rounding).measurements(claim)[ALL])
             if not v.passed and not v.inconclusive:
                 bad.append(n)
         return bad

@@ -2,31 +2,12 @@
 
 A :class:`ReferenceTruth` holds the reference's gradients (its autograd in float64) and one
 tolerance per input; an :class:`FDTruth` holds finite-difference values of u^T J e along a few
-directions e, each with its own measured error. Both turn a claimed set of gradients into
-:class:`~matcalc.oracles.base.Measurement`s, and :func:`matcalc.engine.verdict.judge` decides each
-one, exactly as it decides a rule: the same relative error (in units of the largest entry, floored
-for a zero truth), the same resolution guard, the same NaN handling.
-
-The low-precision policy (written once, here). In float64, a gradient passes when its normwise
-relative error is within :func:`matcalc.core.tolerance.tolerance`. Below float64, the claim (fn's
-backward run in that dtype) is compared with the float64 truth, and the tolerance is
-
-    FACTOR * (error of the reference's own autograd in that dtype) + tolerance(dtype, size)
-
-Why FACTOR = 8: a correct hand-written backward computes the same quantities as autograd in a
-different order (fused or split reductions, a saved rstd instead of a recomputed one), so its
-rounding error is of the same order as autograd's but not equal to it; the 100-seed sweep
-(bench/backward_vs_gradcheck.py --seeds 100) measures the largest ratio a correct Function
-reaches. A formula bug (a factor, a transpose, a dropped term, a zero) is an O(1) relative error
-(at least ~1/sqrt(n) for a dropped mean term), far above 8x the few-eps error autograd makes, in
-every dtype; the tolerance(dtype, size) floor keeps a lucky near-exact autograd from making the
-bound vanish.
-
-The floor of a zero truth. A correct backward whose true gradient is exactly 0 (a bias before a
-batch norm) returns rounding noise at the scale of the other gradients of the same backward pass,
-not 0; the relative error of each input is therefore floored at the largest true gradient of the
-pass (all inputs, in units of each input's entries), as a rule's error is floored at the size its
-derivative naturally has.
+directions e (matcalc/oracles/fd.py), each with its own measured error. Both turn a claimed set of
+gradients into :class:`~matcalc.oracles.base.Measurement`s, and :func:`matcalc.engine.verdict.judge`
+decides each one, exactly as it decides a rule: the same relative error (in units of the largest
+entry), the same resolution guard, the same truth-error rule, the same NaN handling. The
+tolerances, the low-precision policy and the zero-truth floor of a pass are written once, in
+matcalc/core/tolerance.py; this module only says which of them each truth hands the verdict.
 
 Example::
 
@@ -40,32 +21,20 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
-from matcalc.backward.truth import FiniteDifferences
+from matcalc.core.tolerance import FD_SAFETY, norm, pass_floor
 from matcalc.oracles.base import Measurement
+from matcalc.oracles.fd import FiniteDifferences
 
-FACTOR = 8.0
 ALL = "(all inputs)"
 
 
 def finite(x: torch.Tensor) -> bool:
     return bool(torch.isfinite(x).all())
-
-
-def _rms(t: torch.Tensor) -> float:
-    """Root mean square, without overflow: in units of the largest entry."""
-    if t.numel() == 0:
-        return 0.0
-    t64 = t.detach().to(torch.float64)
-    unit = float(t64.abs().max())
-    if not 0 < unit < math.inf:
-        return unit if math.isfinite(unit) else math.inf
-    return unit * float(torch.linalg.vector_norm(t64 / unit)) / math.sqrt(t64.numel())
 
 
 @dataclass
@@ -86,8 +55,7 @@ class ReferenceTruth:
         every input, expressed for ``name``'s number of entries."""
         if self.floors is not None:
             return self.floors[name]
-        per_entry = max((_rms(t) for t in self.truth.values()), default=0.0)
-        return per_entry * math.sqrt(max(self.truth[name].numel(), 1))
+        return pass_floor(self.truth, name)
 
     def measurements(self, grads: Mapping[str, torch.Tensor]) -> dict[str, Measurement]:
         out = {}
@@ -102,12 +70,15 @@ class ReferenceTruth:
 
 @dataclass
 class FDTruth:
-    """Finite differences of fn's forward along a few directions, with their measured errors."""
+    """Finite differences of fn's forward along a few directions, with their measured errors.
+
+    ``tol`` is fixed before they are measured (matcalc.core.tolerance.fd_tolerance); their
+    measured error is the truth's error, which the verdict weighs against it."""
 
     fd: FiniteDifferences
     tol: float
     # Below float64, with a float64 truth: fn's own forward error in the check's dtype (how much
-    # this computation rounds there); the tolerance adds FACTOR x it, as for a reference.
+    # this computation rounds there): the comparison resolves nothing finer.
     rounding: float = 0.0
 
     @property
@@ -123,11 +94,20 @@ class FDTruth:
             return {ALL: Measurement(claimed=claimed, true=torch.zeros_like(claimed), tolerance=self.tol,
                                      resolution=self.fd.resolution, floor=0.0,
                                      what=f"the gradient of {bad!r} is not finite")}
-        return {ALL: Measurement(
-            claimed=self.fd.project(grads), true=self.fd.values, tolerance=self.tol,
+        return {ALL: self.compare(self.fd.project(grads), f"u^T J v along {len(self.fd.directions)} "
+                                  "random directions against finite differences")}
+
+    def compare(self, claimed: torch.Tensor, what: str) -> Measurement:
+        """The claim's side of u^T J e (in the units of ``fd.values``) against the differences."""
+        kinks = ""
+        if self.fd.kinks:
+            kinks = (f"fn's one-sided slopes differ at these inputs along {self.fd.kinks} of "
+                     f"{len(self.fd.directions)} directions: fn is not differentiable here (a kink: "
+                     "relu or abs at 0, a tie in a max), so its gradient is not unique; use another seed")
+        return Measurement(
+            claimed=claimed, true=self.fd.values, tolerance=self.tol,
             resolution=max(self.fd.resolution, self.rounding), floor=0.0, materialized=False,
-            what=f"u^T J v along {len(self.fd.directions)} random directions against finite differences")}
+            truth_error=FD_SAFETY * norm(self.fd.errors), inconclusive=kinks, what=what)
 
 
 Truth = ReferenceTruth | FDTruth
-

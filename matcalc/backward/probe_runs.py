@@ -20,11 +20,14 @@ from matcalc.backward import fn_calls as run
 from matcalc.backward import truth
 from matcalc.backward.judge import ALL, FDTruth, ReferenceTruth, Truth
 from matcalc.backward.state import CheckState
-from matcalc.core.tolerance import relative_error
-from matcalc.diagnosis.kink import kink
-from matcalc.engine.verdict import judge
+from matcalc.core.tolerance import norm
+from matcalc.engine.verdict import Verdict, judge
 from matcalc.errors import MatcalcError
 from matcalc.oracles.base import Measurement
+from matcalc.oracles.fd import kink_gap
+
+# Random directions the broadcast probe looks for a kink of the reference along.
+KINK_DIRECTIONS = 3
 
 
 class ProbeRuns(CheckState):
@@ -39,9 +42,10 @@ class ProbeRuns(CheckState):
             self.res.hints.append(f"second backward call raised: the backward consumes or mutates "
                                   f"state saved in ctx ({again.describe()})")
             return
-        worst, diff = self._largest_change(again, claim)
-        if diff <= min(self.truth.tolerance.values()):
-            self._probe(key, "pass")
+        worst, v = self._change(again, claim, min(self.truth.tolerance.values()))
+        diff = v.error
+        if v.passed or v.inconclusive:
+            self._probe(key, "pass" if v.passed else f"inconclusive ({v.inconclusive})")
         else:
             self._probe(key, f"fail ({worst!r} differs by {diff:.3g})", failed=True)
             self.res.hints.append(f"second backward call gives a different gradient of {worst!r} "
@@ -62,9 +66,10 @@ class ProbeRuns(CheckState):
         if isinstance(got, run.Broken):
             self._probe(key, f"fail (backward raised {got.describe()})", failed=True)
             return
-        worst, diff = self._largest_change(got, claim)
-        if diff <= max(self.truth.tolerance.values()):
-            self._probe(key, "pass")
+        worst, v = self._change(got, claim, max(self.truth.tolerance.values()))
+        diff = v.error
+        if v.passed or v.inconclusive:
+            self._probe(key, "pass" if v.passed else f"inconclusive ({v.inconclusive})")
             return
         self._probe(key, f"fail ({worst!r} changes by {diff:.3g})", failed=True)
         self.res.hints.append(f"wrong for a non-contiguous grad_output: the backward reads g's "
@@ -145,7 +150,18 @@ class ProbeRuns(CheckState):
 
         flat = torch.cat([base[n].reshape(-1) for n in self.names])
         gen = torch.Generator().manual_seed(self.s.seed)
-        return not kink(scalar, flat, gen)
+        size = max(norm(flat), 1.0)
+        with torch.no_grad():
+            fx = scalar(flat)
+            for _ in range(KINK_DIRECTIONS):
+                v = torch.randn(flat.shape, generator=gen, dtype=torch.float64).to(flat.device)
+                v = v * (size / max(norm(v), 1e-300))  # kink_gap's steps are relative to the sample
+                def at(s: float, v: torch.Tensor = v) -> tuple[torch.Tensor]:
+                    return (flat + s * v,)
+
+                if kink_gap(scalar, at, fx) > 0:
+                    return False
+        return True
 
     def _one_at_a_time(self, x: dict[str, torch.Tensor]) -> None:
         """Each input requiring grad alone: a backward that indexes ctx.needs_input_grad wrongly, or
@@ -186,8 +202,7 @@ class ProbeRuns(CheckState):
                 continue
             dirs = [{n: d[n]} for d in self.fd_dirs]
             fd = truth.fd_probes(self.fn, x, self.G, dirs, self.truth.fd.dtype, self.where)
-            found = FDTruth(fd, max(self.floor, 4 * fd.resolution))
-            v = judge(found.measurements(grads)[ALL])
+            v = judge(self._fd(fd, self.truth.rounding).measurements(grads)[ALL])
             if not v.passed and not v.inconclusive:
                 bad.append(f"{n} alone: {v.error:.3g}")
         return bad
@@ -216,15 +231,10 @@ class ProbeRuns(CheckState):
                 return
             claimed = sum(float((t.to(torch.float64) * g.to(torch.float64)).sum())
                           for t, g in zip(got, self.G, strict=True) if t is not None and g is not None)
-            v = judge(Measurement(claimed=torch.tensor([claimed / self.truth.fd.unit], dtype=torch.float64),
-                                  true=self.truth.fd.values[:1], tolerance=self.truth.tol,
-                                  resolution=float(self.truth.fd.errors[0]) / max(
-                                      float(self.truth.fd.values[:1].abs()[0]), 1e-300),
-                                  floor=0.0, materialized=False))
-            err, tol, worst = v.error, self.truth.tol, 0
-            if v.inconclusive:
-                self._probe(key, f"inconclusive ({v.inconclusive})")
-                return
+            first = FDTruth(self.truth.fd.head(1), self.truth.tol, self.truth.rounding)
+            v = judge(first.compare(torch.tensor([claimed / self.truth.fd.unit], dtype=torch.float64),
+                                    "u^T (fn's jvp along v) against finite differences along v"))
+            tol, worst = self.truth.tol, 0
         else:
             assert self.reference is not None
             true = truth.reference_jvp(self.reference, x, tangents, torch.float64, self.where)
@@ -233,7 +243,7 @@ class ProbeRuns(CheckState):
             if true is None:
                 self._probe(key, "skipped (the reference has no forward-mode AD)")
                 return
-            errs, tols, idx = [], [], []
+            verdicts: dict[int, tuple[Verdict, float]] = {}
             for i, (c, t) in enumerate(zip(got, true, strict=True)):
                 if t is None or not self.outs[i].is_floating_point():
                     continue
@@ -244,18 +254,25 @@ class ProbeRuns(CheckState):
                                          "register_autograd only)")
                         return
                     c = torch.zeros_like(t)
-                errs.append(relative_error(c, t))
-                lt = None if low is None else low[i]
-                tols.append(self._tol(None if lt is None else lt, t))
-                idx.append(i)
-            if not errs:
+                tol_i = self._tol(None if low is None else low[i], t)
+                m = Measurement(claimed=c.detach(), true=t.detach(), tolerance=tol_i, resolution=0.0,
+                                floor=0.0, what=f"fn's jvp against the reference's, output {i}")
+                verdicts[i] = (judge(m), tol_i)
+            if not verdicts:
                 self._probe(key, "skipped (no differentiable output)")
                 return
-            j = max(range(len(errs)), key=lambda k: errs[k] / max(tols[k], 1e-300))
-            err, tol, worst = errs[j], tols[j], idx[j]
-        if err <= tol:
+            worst = max(verdicts, key=lambda i: (_failed(verdicts[i][0]),
+                                                 verdicts[i][0].error / max(verdicts[i][1], 1e-300)))
+            v, tol = verdicts[worst]
+        if v.passed:
             self._probe(key, "pass")
+        elif v.inconclusive:
+            self._probe(key, f"inconclusive ({v.inconclusive})")
         else:
-            self._probe(key, f"fail (output {worst}: {err:.3g} > {tol:.3g})", failed=True)
+            self._probe(key, f"fail (output {worst}: {v.error:.3g} > {tol:.3g})", failed=True)
             self.res.hints.append(f"fn's jvp (forward-mode) is wrong for output {worst}, relative "
-                                  f"error {err:.3g}")
+                                  f"error {v.error:.3g}")
+
+
+def _failed(v: Verdict) -> bool:
+    return not v.passed and not v.inconclusive

@@ -14,12 +14,14 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from matcalc.backward.judge import FACTOR, ReferenceTruth, Truth
+from matcalc.backward.judge import FDTruth, ReferenceTruth, Truth
 from matcalc.backward.result import BackwardResult
-from matcalc.core.tolerance import relative_error
+from matcalc.core.tolerance import fd_tolerance, low_precision_tolerance, relative_error
 from matcalc.engine.settings import Settings
 from matcalc.engine.verdict import Verdict, judge
 from matcalc.model.domains import Domain
+from matcalc.oracles.base import Measurement
+from matcalc.oracles.fd import FiniteDifferences
 
 Fn = Callable[..., object]
 
@@ -36,6 +38,7 @@ class CheckState:
     dt: torch.dtype
     sz: dict[str, int]
     where: str
+    size: int
     floor: float
     gen: torch.Generator
     failed: list[str]
@@ -55,15 +58,28 @@ class CheckState:
         return {k: judge(m) for k, m in found.measurements(grads).items()}
 
     def _tol(self, low: torch.Tensor | None, true: torch.Tensor) -> float:
-        if low is None:
-            return self.floor
-        return FACTOR * relative_error(low, true) + self.floor
+        """The tolerance of a value computed in the check's dtype, whose float64 truth ``true``
+        autograd computes as ``low`` in that dtype (None in float64)."""
+        own = 0.0 if low is None else relative_error(low, true)
+        return low_precision_tolerance(own, self.dt, self.size)
 
-    def _largest_change(self, a: Mapping[str, torch.Tensor],
-                        b: Mapping[str, torch.Tensor]) -> tuple[str, float]:
-        diff = {n: relative_error(a[n], b[n], floor=self._floor_of(n)) for n in b}
-        worst = max(diff, key=lambda n: diff[n])
-        return worst, diff[worst]
+    def _fd(self, fd: FiniteDifferences, rounding: float = 0.0) -> FDTruth:
+        """Finite differences as the truth, with the one tolerance policy of
+        matcalc/core/tolerance.py (``rounding``: fn's own forward error in the check's dtype)."""
+        floor = low_precision_tolerance(rounding, self.dt, self.size)
+        return FDTruth(fd, fd_tolerance(fd.rounding_resolution, floor, fd.dtype), rounding)
+
+    def _change(self, got: Mapping[str, torch.Tensor], before: Mapping[str, torch.Tensor],
+                tol: float) -> tuple[str, Verdict]:
+        """``got`` against ``before`` (the same backward's gradients in another call or layout),
+        input by input, by the one verdict: the worst input and its verdict."""
+        verdicts = {n: judge(Measurement(claimed=got[n].detach(), true=before[n].detach(), tolerance=tol,
+                                         resolution=0.0, floor=self._floor_of(n),
+                                         what=f"the gradient of {n!r} against the first call's"))
+                    for n in before}
+        worst = max(verdicts, key=lambda n: (not verdicts[n].passed and not verdicts[n].inconclusive,
+                                             verdicts[n].error))
+        return worst, verdicts[worst]
 
     def _floor_of(self, name: str) -> float:
         return self.truth.floor(name) if isinstance(self.truth, ReferenceTruth) else 0.0

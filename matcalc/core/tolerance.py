@@ -36,11 +36,41 @@ Why this shape:
   * float16/bfloat16 have 11 and 8 significant bits; their rows (C = 4) serve the accuracy report
     only: at n = 1024 bfloat16's bound would pass an all-zero Jacobian, which is why no verdict is
     taken in a low dtype.
+
+A claim computed in a low dtype against a float64 truth (a backward run in float32). The claim
+is fn's backward in that dtype; the tolerance is :func:`low_precision_tolerance`:
+
+    LOW_PRECISION_FACTOR * (error of the truth's own computation in that dtype) + tolerance(dtype, size)
+
+Why the factor is 8: a correct hand-written backward computes the same quantities as autograd in a
+different order (fused or split reductions, a saved rstd instead of a recomputed one), so its
+rounding error is of the same order as autograd's but not equal to it; the 100-seed sweep
+(bench/backward_vs_gradcheck.py --seeds 100) measures the largest ratio a correct Function
+reaches. A formula bug (a factor, a transpose, a dropped term, a zero) is an O(1) relative error
+(at least ~1/sqrt(n) for a dropped mean term), far above 8x the few-eps error autograd makes, in
+every dtype; the tolerance(dtype, size) floor keeps a lucky near-exact autograd from making the
+bound vanish. The truth's own error is also the comparison's resolution: past MAX_RESOLUTION the
+dtype cannot decide (inconclusive), never a wider tolerance.
+
+The floor of a zero truth in one pass (:func:`pass_floor`). A correct backward whose true gradient
+is exactly 0 (a bias before a batch norm) returns rounding noise at the scale of the other
+gradients of the same pass, not 0; the relative error of each gradient is therefore floored at
+the largest true gradient of the pass (per entry, by :func:`rms`), as a rule's error is floored at
+the size its derivative naturally has.
+
+Finite differences as the truth (:func:`fd_tolerance`). Their error is measured in every direction
+(matcalc/oracles/fd.py) and goes to the verdict as the truth's error, which never widens the
+tolerance: a claim within it is inconclusive unless the truth is known to within TRUTH_SLACK
+tolerances (matcalc/engine/verdict.py). The tolerance is set before anything is measured, from
+what eps and the step make of f's rounding: FD_SAFETY times that rounding, relative to the
+differences (the finest error the differences could ever resolve), at most FD_TOLERANCE_CAP (in
+float64 the Taylor oracle's tolerance), and at least the dtype's own.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 
@@ -128,3 +158,72 @@ ROUNDING_CAP = 1e-10
 # A check whose resolution is coarser than this cannot tell a wrong formula (a factor, a
 # transpose, a dropped term) from rounding: it is inconclusive, never a pass.
 MAX_RESOLUTION = 1e-2
+
+
+# A finite difference's rounding, as eps and the step set it, explains a difference up to this
+# many times itself; its measured error is a bound with the same safety in it.
+FD_SAFETY = 4.0
+# The most a finite-difference truth's rounding may set the tolerance to: in float64 the Taylor
+# oracle's fixed tolerance (check() decides by it against finite differences); below float64,
+# the resolution past which nothing is decided. Rounding beyond it (a large constant term of f,
+# a sum that cancels) leaves the truth coarser than the tolerance: inconclusive, never wider.
+FD_TOLERANCE_CAP: dict[torch.dtype, float] = {
+    torch.float64: 1e-8,
+    torch.float32: 1e-2,
+    torch.float16: 1e-2,
+    torch.bfloat16: 1e-2,
+}
+LOW_PRECISION_FACTOR = 8.0
+
+
+def low_precision_tolerance(own: float, dtype: torch.dtype, size: int) -> float:
+    """The tolerance of a claim computed in ``dtype`` against a float64 truth, when the truth's own
+    computation in ``dtype`` is off by the relative error ``own`` (0 in float64).
+
+    >>> low_precision_tolerance(0.0, torch.float64, 64) == tolerance(torch.float64, 64)
+    True
+    >>> low_precision_tolerance(1e-6, torch.float32, 64) > 8e-6
+    True
+    """
+    return LOW_PRECISION_FACTOR * own + tolerance(dtype, size)
+
+
+def fd_tolerance(rounding: float, floor: float, dtype: torch.dtype = torch.float64) -> float:
+    """The tolerance against finite differences in ``dtype`` whose rounding (relative to them,
+    from eps and the step: matcalc.oracles.fd.FiniteDifferences.rounding_resolution) is
+    ``rounding``, at most FD_TOLERANCE_CAP[dtype]; ``floor`` is the tolerance the claim's dtype
+    alone gives (:func:`low_precision_tolerance`).
+
+    >>> fd_tolerance(1e-12, 1e-14)
+    4e-12
+    >>> fd_tolerance(1e-2, 1e-14)   # f's rounding is large: the truth is coarse, the tolerance is not
+    1e-08
+    """
+    return max(floor, min(FD_SAFETY * rounding, FD_TOLERANCE_CAP[dtype]))
+
+
+def rms(t: torch.Tensor) -> float:
+    """Root mean square, without overflow: in units of the largest entry; inf when t is not finite.
+
+    >>> f"{rms(torch.tensor([3e200, 4e200], dtype=torch.float64)):.6g}"   # 1e200 * sqrt(12.5)
+    '3.53553e+200'
+    """
+    if t.numel() == 0:
+        return 0.0
+    t64 = t.detach().to(torch.float64)
+    unit = float(t64.abs().max())
+    if not 0 < unit < math.inf:
+        return unit if math.isfinite(unit) else math.inf
+    return unit * float(torch.linalg.vector_norm(t64 / unit)) / math.sqrt(t64.numel())
+
+
+def pass_floor(truths: Mapping[str, torch.Tensor], name: str) -> float:
+    """The zero-truth floor of ``truths[name]``: the largest true value of the pass, per entry of
+    every tensor in ``truths``, expressed for ``name``'s number of entries.
+
+    >>> t = {"x": torch.full((4,), 3.0), "b": torch.zeros(9)}
+    >>> pass_floor(t, "b")
+    9.0
+    """
+    per_entry = max((rms(t) for t in truths.values()), default=0.0)
+    return per_entry * math.sqrt(max(truths[name].numel(), 1))

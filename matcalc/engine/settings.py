@@ -1,7 +1,8 @@
-"""The settings of a check, resolved and validated once: device, dtype, sizes, seed, probes and
-the memory budget. ``check``, ``check_backward``, ``claim`` checks, the report, the sweep and
-``matcalc.testing`` all resolve their arguments here, so every front end refuses the same misuse
-with the same message.
+"""The settings of a check, resolved and validated once: inputs, wrt, device, dtype, sizes, seed,
+seeds, probes and the memory budget, and the one memory guard (:func:`require_memory`, run from
+shapes before anything is drawn). ``check``, ``check_backward``, ``claim`` checks, the report, the
+sweep and ``matcalc.testing`` all resolve their arguments here, so every front end refuses the same
+misuse with the same message.
 
 Example::
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +26,7 @@ from matcalc.errors import MatcalcError
 from matcalc.model.domains import Domain, default_sizes
 from matcalc.model.rule import Rule
 from matcalc.model.sizes import SEED_LIMIT
-from matcalc.oracles.memory import memory_budget
+from matcalc.oracles.memory import human, memory_budget
 
 # A dim past this is beyond any device's memory (2**40 float32 entries is 4 TiB); past 2**63 torch
 # cannot even index it. Refused here, before any estimate or draw.
@@ -45,6 +46,8 @@ class Settings:
     seed: int
     probes: int
     memory_budget: int | None
+    # the inputs differentiated, in order (a check of a rule takes them from the rule)
+    wrt: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -56,16 +59,58 @@ class Settings:
 def resolve_settings(subject: str, inputs: Mapping[str, Domain], *,
                      device: str | torch.device = "cpu", dtype: torch.dtype | str = torch.float64,
                      sizes: Mapping[str, int] | None = None, seed: int = 0, probes: int = 3,
-                     memory_budget: int | float | None = None) -> Settings:
-    """Validate and resolve every setting of one check of ``subject`` (a rule's or fn's name)."""
+                     memory_budget: int | float | None = None,
+                     wrt: str | Sequence[str] | None = None) -> Settings:
+    """Validate and resolve every setting of one check of ``subject`` (a rule's or fn's name);
+    ``wrt`` None means every input."""
+    domains = resolve_inputs(subject, inputs)
     dims: set[str] = set()
-    for dom in inputs.values():
+    for dom in domains.values():
         dims |= dom.dims()
     return Settings(
         subject=subject, device=_device(subject, device), dtype=_dtype(subject, dtype),
         sizes=_sizes(subject, dims, sizes), seed=resolve_seed(subject, seed),
-        probes=_probes(subject, probes), memory_budget=_budget(subject, memory_budget),
+        probes=resolve_probes(subject, probes), memory_budget=_budget(subject, memory_budget),
+        wrt=resolve_wrt(subject, wrt, domains),
     )
+
+
+def resolve_inputs(subject: str, inputs: object) -> dict[str, Domain]:
+    """``inputs`` as a non-empty dict of names to domains.
+
+    >>> import matcalc as mc
+    >>> list(resolve_inputs("f", {"x": mc.vector("n")}))
+    ['x']
+    """
+    if not isinstance(inputs, Mapping) or not inputs or not all(
+            isinstance(k, str) and isinstance(v, Domain) for k, v in inputs.items()):
+        raise MatcalcError(f"{subject}: inputs= must map names to domains, e.g. "
+                           "{'x': mc.matrix('b', 'n'), 'w': mc.vector('n')}")
+    return dict(inputs)
+
+
+def resolve_wrt(subject: str, wrt: object, inputs: Mapping[str, object]) -> tuple[str, ...]:
+    """The names differentiated: ``wrt`` (a name or a list of them, each among ``inputs``), or
+    every input when it is None.
+
+    >>> resolve_wrt("f", "w", {"x": 1, "w": 2}), resolve_wrt("f", None, {"x": 1, "w": 2})
+    (('w',), ('x', 'w'))
+    """
+    if wrt is None:
+        names: tuple[object, ...] = tuple(inputs)
+    elif isinstance(wrt, str):
+        names = (wrt,)
+    elif isinstance(wrt, Sequence):
+        names = tuple(wrt)
+    else:
+        raise MatcalcError(f"{subject}: wrt= must be an input name or a list of them, got {wrt!r}")
+    if not names:
+        raise MatcalcError(f"{subject}: wrt= names no input")
+    for w in names:
+        if not isinstance(w, str) or w not in inputs:
+            raise MatcalcError(f"{subject}: wrt={w!r} is not among the inputs {sorted(inputs)}; "
+                               "name one of them")
+    return tuple(str(w) for w in names)
 
 
 def resolve_seed(subject: str, seed: object) -> int:
@@ -86,7 +131,12 @@ def _label(rule: Rule) -> str:
     return f"rule {rule.name!r}"
 
 
-def _probes(subject: str, probes: object) -> int:
+def resolve_probes(subject: str, probes: object) -> int:
+    """``probes`` as an int from 1 to MAX_PROBES.
+
+    >>> resolve_probes("f", 3)
+    3
+    """
     if isinstance(probes, bool) or not isinstance(probes, int) or not 1 <= probes <= MAX_PROBES:
         raise MatcalcError(f"{subject}: probes must be an int from 1 to {MAX_PROBES}, got {probes!r}")
     return probes
@@ -184,16 +234,8 @@ def require_memory(settings: Settings, need: int, what: str, fix: str) -> None:
     quarter of what the device has free)."""
     budget = memory_budget(settings.device, settings.memory_budget)
     if need > budget:
-        raise MatcalcError(f"{settings.where}: {what} would need about {_human(need)}, over the memory "
-                           f"budget of {_human(budget)}: {fix}")
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if nbytes < 1024 or unit == "TiB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.1f} TiB"
+        raise MatcalcError(f"{settings.where}: {what} would need about {human(need)}, over the memory "
+                           f"budget of {human(budget)}: {fix}")
 
 
 def resolve_seeds(subject: str, seeds: object) -> list[int]:

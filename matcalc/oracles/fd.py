@@ -12,6 +12,14 @@
   the input differentiated (or, when f does not move with it, of all its inputs), beyond its
   rounding: the size a derivative of f has, for a Taylor check's zero truth. A constant term of f
   cancels out of it, unlike ||f||.
+* :func:`ridders`, :func:`directional`: central differences extrapolated to h -> 0 by Ridders'
+  tableau, two tableaux a decade apart (the Taylor oracle's and the differential oracle's truth).
+* :func:`directional_differences`: u^T J v of a function of several tensors along a few
+  directions v, by one Richardson step whose error is measured in every direction, in units of
+  f's largest output, in the precision f runs in (a backward's truth without a reference).
+
+Every one of them measures its own error; :func:`richardson` and :func:`slope` also look for a
+kink by the one-sided slopes (:func:`_kink`), which central differences cannot see.
 
 Example::
 
@@ -26,7 +34,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -83,7 +91,9 @@ def slope(phi: Phi, phi0: float, size: float, eps: float = EPS) -> Slope | None:
 
 
 def _kink(gaps: list[float], noise: float) -> bool:
-    """One-sided gaps at the two KINK_STEPS that stay the same, above f's rounding: a kink."""
+    """One-sided gaps at two steps (the larger first, at least a factor 4 apart) that stay the
+    same, above f's rounding at the smaller step: a kink. A smooth f's gap shrinks with the step
+    (by 4 or more, outside KINK_BAND); a kink's does not."""
     low, high = KINK_BAND
     return low * gaps[0] < gaps[1] < high * gaps[0] and gaps[1] > 10 * noise
 
@@ -187,3 +197,280 @@ def own_scale(f: Callable[[dict[str, torch.Tensor]], torch.Tensor], inputs: Mapp
     cancels out of both."""
     own = variation(f, inputs, structures, gen, only=wrt, steps=OWN_STEPS)
     return own if own > 0 else variation(f, inputs, structures, gen)
+
+
+# ---- Ridders' extrapolation ---------------------------------------------------------------------
+STEP_RATIO = 1.4
+LEVELS = 10
+# First steps of the tableau pairs, relative to the sample's size (directions are scaled to ||x||).
+FIRST_STEPS = (0.03, 3e-3, 3e-4, 3e-5)
+ACCEPT = 1e-11  # a pair agreeing to this (relative) is not refined further
+# Second differences round like eps / h^2: their pairs start a decade higher (a step that leaves
+# f's domain, or a tableau that does not converge there, moves down as before).
+SECOND_STEPS = (0.3, *FIRST_STEPS)
+
+
+def ridders(g: Callable[[float], torch.Tensor], h0: float) -> tuple[torch.Tensor, float]:
+    """Extrapolate g(h) -> h = 0 for g with an error series in h^2; returns (estimate, error).
+
+    >>> cube = lambda h: torch.tensor([(1.0 + h) ** 3 - (1.0 - h) ** 3], dtype=torch.float64) / (2 * h)
+    >>> est, err = ridders(cube, 0.1)
+    >>> round(float(est[0]), 10), err < 1e-9
+    (3.0, True)
+    """
+    tab: list[list[torch.Tensor]] = [[g(h0)]]
+    best, err = tab[0][0], math.inf
+    h = h0
+    for i in range(1, LEVELS):
+        h /= STEP_RATIO
+        row = [g(h)]
+        fac = STEP_RATIO**2
+        for j in range(1, i + 1):
+            row.append((row[j - 1] * fac - tab[i - 1][j - 1]) / (fac - 1))
+            fac *= STEP_RATIO**2
+            errt = max(_finite_norm(row[j] - row[j - 1]), _finite_norm(row[j] - tab[i - 1][j - 1]))
+            if errt <= err:
+                best, err = row[j], errt
+        tab.append(row)
+        if _finite_norm(row[i] - tab[i - 1][i - 1]) >= 2 * err:
+            break
+    return best, err
+
+
+def _finite_norm(t: torch.Tensor) -> float:
+    value = norm(t)  # in units of the largest entry: values near float64's range do not overflow
+    return value if math.isfinite(value) else math.inf
+
+
+def directional(g: Callable[[float], torch.Tensor], rounding: Callable[[float], float] | None = None,
+                steps: tuple[float, ...] = FIRST_STEPS) -> tuple[torch.Tensor, float]:
+    """The limit of the difference quotient g(h) as h -> 0, with an error estimate.
+
+    Two tableaux from first steps a decade apart must agree: their disagreement joins Ridders'
+    own estimate, which alone can be optimistic when the first step is outside the asymptotic
+    regime (sin(Cx) with a large C, say). When they disagree, or a step leaves f's domain
+    (non-finite values) or crosses a kink, the pair moves a decade down. ``rounding(h)`` is g's
+    rounding at step h: at the pair's first (largest) step it floors the estimate, because a
+    tableau of values that round to the same numbers (a variation below f's rounding) agrees with
+    itself exactly.
+
+    >>> g = lambda h: torch.tensor([math.sin(0.5 + h) - math.sin(0.5 - h)], dtype=torch.float64) / (2 * h)
+    >>> est, err = directional(g)
+    >>> abs(float(est[0]) - math.cos(0.5)) < 1e-12, err < 1e-10
+    (True, True)
+    """
+    best, best_err = None, math.inf
+    for h0 in steps:
+        a, err_a = ridders(g, h0)
+        b, err_b = ridders(g, h0 / 10)
+        if not (math.isfinite(err_a) and math.isfinite(err_b)):
+            continue
+        est = a if err_a <= err_b else b
+        err = max(min(err_a, err_b), _finite_norm(a - b), 0.0 if rounding is None else rounding(h0))
+        if err < best_err:
+            best, best_err = est, err
+        if err <= ACCEPT * max(_finite_norm(est), 1e-300):
+            break
+    if best is None:
+        return g(steps[-1]), math.inf
+    return best, best_err
+
+
+# ---- one Richardson step, along directions in several inputs ------------------------------------
+def richardson_step(dtype: torch.dtype) -> float:
+    """The first step of :func:`richardson` in ``dtype``: truncation ~ h^4 and rounding ~ eps / h
+    balance at h ~ eps^(1/5) (7e-4 in float64, 4e-2 in float32, 0.4 in bfloat16).
+
+    >>> f"{richardson_step(torch.float64):.1e}"
+    '7.4e-04'
+    """
+    return float(torch.finfo(dtype).eps) ** 0.2
+
+
+def richardson(phi: Phi, phi0: float, h: float, size: float, eps: float = EPS, *,
+               one_sided: bool = True) -> Slope | None:
+    """phi'(0) by central differences D(t) = (phi(t) - phi(-t)) / 2t and one Richardson step
+    R = (4 D(h/2) - D(h)) / 3 (six evaluations of phi, at +-h, +-h/2, +-h/4). The error is
+    measured, never assumed: |R(h/2, h/4) - R(h, h/2)|, plus phi's rounding ROUNDING * eps * size
+    / t at the quotient's steps (``size`` is the magnitude of what phi sums, ``eps`` the precision
+    phi computes in). The one-sided gaps at h and h/4 show a kink at the sample (``gap``; half of it
+    joins the error, as central differences average the two sides); ``one_sided=False`` when the
+    steps are not symmetric (rounded), which a gap would read as a kink. None when phi is not
+    finite at a step.
+
+    >>> s = richardson(lambda t: math.exp(1.0 + t), math.e, 7e-4, math.e)
+    >>> abs(s.value - math.e) < 1e-11, s.error < 1e-10, s.gap
+    (True, True, 0.0)
+    >>> richardson(lambda t: abs(t), 0.0, 7e-4, 1.0).gap > 0.5
+    True
+    """
+    steps = (h, h / 2, h / 4)
+    p = {s: phi(s) for t in steps for s in (t, -t)}
+    if any(v is None or not math.isfinite(v) for v in p.values()) or not math.isfinite(phi0):
+        return None
+    val: dict[float, float] = {s: float(v) for s, v in p.items() if v is not None}
+    d = [(val[t] - val[-t]) / (2 * t) for t in steps]
+    value = (4 * d[1] - d[0]) / 3
+    finer = (4 * d[2] - d[1]) / 3
+    # the rounding of R(h, h/2): 4/3 of D(h/2)'s and 1/3 of D(h)'s, each ROUNDING * eps * size / t
+    noise = ROUNDING * eps * 2 * size / (h / 2)
+    gaps = [abs(val[t] - 2 * phi0 + val[-t]) / t for t in (steps[0], steps[2])]
+    gap = gaps[1] if one_sided and _kink(gaps, ROUNDING * eps * size / steps[2]) else 0.0
+    return Slope(value, max(abs(finer - value) + noise, gap / 2), gap)
+
+
+Forward = Callable[[list[torch.Tensor]], Sequence[torch.Tensor]]
+
+
+@dataclass
+class FiniteDifferences:
+    """u^T J e per direction, its measured absolute error, the directions e it was taken along
+    (float64; the realized steps when inputs round), and the dtype it was computed in.
+
+    ``values`` and ``errors`` are in units of f's largest output entry at x (``unit``), so that
+    neither overflows nor underflows at any scale of f. ``rounding`` is the part of each error that
+    is f's rounding, as eps and the step set it (assumed, not measured): the finest relative error
+    these differences could resolve. ``gaps`` are the one-sided slope gaps of a kink at the sample,
+    per direction (0 where f is smooth there).
+
+    >>> fd = FiniteDifferences(torch.tensor([2.0], dtype=torch.float64),
+    ...                        torch.tensor([1e-12], dtype=torch.float64),
+    ...                        [{"x": torch.ones(2, dtype=torch.float64)}], torch.float64)
+    >>> float(fd.project({"x": torch.ones(2)})[0]), fd.resolution
+    (2.0, 5e-13)
+    """
+
+    values: torch.Tensor
+    errors: torch.Tensor
+    directions: list[dict[str, torch.Tensor]]
+    dtype: torch.dtype
+    unit: float = 1.0
+    rounding: torch.Tensor | None = None
+    gaps: torch.Tensor | None = None
+
+    @property
+    def kinks(self) -> int:
+        """The number of directions along which f's one-sided slopes differ at the sample."""
+        return 0 if self.gaps is None else int((self.gaps > 0).sum())
+
+    def head(self, k: int) -> FiniteDifferences:
+        """The first ``k`` directions alone."""
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[:k]
+
+        return FiniteDifferences(self.values[:k], self.errors[:k], self.directions[:k], self.dtype,
+                                 self.unit, cut(self.rounding), cut(self.gaps))
+
+    def project(self, grads: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The claim's side of u^T J e for each direction e, in the units of ``values``."""
+        return along(grads, self.directions) / self.unit
+
+    @property
+    def resolution(self) -> float:
+        """The smallest relative error these values resolve (normwise, like the check's error)."""
+        return self._relative(self.errors)
+
+    @property
+    def rounding_resolution(self) -> float:
+        """The part of :attr:`resolution` that f's rounding sets, from eps and the step alone."""
+        return 0.0 if self.rounding is None else self._relative(self.rounding)
+
+    def _relative(self, errors: torch.Tensor) -> float:
+        scale = max(float(torch.linalg.vector_norm(self.values)), torch.finfo(torch.float64).tiny)
+        return float(torch.linalg.vector_norm(errors)) / scale
+
+
+def along(grads: Mapping[str, torch.Tensor], directions: Sequence[Mapping[str, torch.Tensor]]
+          ) -> torch.Tensor:
+    """sum over inputs of <grad, e>, for each direction e: the claim's side of u^T J e.
+
+    >>> along({"x": torch.ones(2)}, [{"x": torch.tensor([1.0, 2.0])}])
+    tensor([3.], dtype=torch.float64)
+    """
+    return torch.tensor([sum(float((grads[k].to(torch.float64) * e[k]).sum()) for k in e)
+                         for e in directions], dtype=torch.float64)
+
+
+def largest_entry(outs: Sequence[torch.Tensor]) -> float:
+    """The largest finite |entry| of the floating tensors ``outs`` (1 when there is none): the unit
+    differences are taken in.
+
+    >>> largest_entry([torch.tensor([-3.0, 1.0]), torch.tensor([2, 5])])
+    3.0
+    """
+    big = 0.0
+    for o in outs:
+        if o.is_floating_point() and o.numel():
+            a = o.detach().to(torch.float64).abs()
+            a = a[torch.isfinite(a)]
+            if a.numel():
+                big = max(big, float(a.max()))
+    return big if 0 < big < math.inf else 1.0
+
+
+def directional_differences(forward: Forward, inputs: Mapping[str, torch.Tensor],
+                            grad_outputs: Sequence[torch.Tensor | None],
+                            directions: Sequence[Mapping[str, torch.Tensor]], dtype: torch.dtype,
+                            at_x: Sequence[torch.Tensor] | None = None) -> FiniteDifferences:
+    """u^T J v for each direction v, from ``forward`` (the inputs, in order, in ``dtype`` -> the
+    outputs) by :func:`richardson` at its balanced step in ``dtype``; ``at_x`` are the outputs at
+    the inputs when the caller has them.
+
+    g(t) = <u, f(x + t v)> / unit. Below float64, x + t v rounds to ``dtype``; the realized steps
+    d(t) = round(x + t v) - x are known exactly, so the quotient is taken along
+    e = (4 e(h/2) - e(h)) / 3 with e(t) = (d(t) - d(-t)) / 2t, and rounding the step costs nothing
+    (``directions`` returns e). There the steps are not symmetric, so the one-sided gap would read
+    the rounding of the step as a kink: it is looked for in float64 only.
+
+    >>> x = {"x": torch.tensor([0.5, -1.0], dtype=torch.float64)}
+    >>> fd = directional_differences(lambda a: (a[0].sin(),), x, [torch.ones(2)],
+    ...                              [{"x": torch.tensor([1.0, 0.0], dtype=torch.float64)}], torch.float64)
+    >>> abs(float(fd.values[0]) * fd.unit - math.cos(0.5)) < 1e-10, fd.kinks
+    (True, 0)
+    """
+    x64 = {k: v.detach().to(torch.float64).contiguous() for k, v in inputs.items()}
+    u = [None if g is None else g.to(torch.float64).reshape(-1) for g in grad_outputs]
+    eps = float(torch.finfo(dtype).eps)
+    h = richardson_step(dtype)
+    exact = dtype == torch.float64  # x + t v rounds at eps / t ~ 1e-13 relative: below resolution
+    outs = at_x if at_x is not None else forward([t.to(dtype) for t in x64.values()])
+    unit = largest_entry(outs)
+
+    def project(values: Sequence[torch.Tensor]) -> float:
+        return sum(float((o.reshape(-1).to(torch.float64) / unit) @ w)
+                   for o, w in zip(values, u, strict=True) if w is not None)
+
+    # the rounding scale sum |u| |f(x)|, in units; an entry below the dtype's smallest normal
+    # rounds at the subnormal spacing, eps * tiny, not at eps of itself (as rounding_size)
+    tiny = float(torch.finfo(dtype).tiny)
+    size = sum(float((o.reshape(-1).to(torch.float64).abs().clamp_min(tiny) / unit) @ w.abs())
+               for o, w in zip(outs, u, strict=True) if w is not None)
+    phi0 = project(outs)
+    values, errors, noises, gaps, realized = [], [], [], [], []
+    for v in directions:
+        steps: dict[float, dict[str, torch.Tensor]] = {}
+
+        def phi(t: float, v: Mapping[str, torch.Tensor] = v,
+                steps: dict[float, dict[str, torch.Tensor]] = steps) -> float:
+            moved = {k: (x64[k] + t * v[k].to(torch.float64)).to(dtype) if k in v
+                     else x64[k].to(dtype) for k in x64}
+            if not exact:
+                steps[t] = {k: moved[k].to(torch.float64) - x64[k] for k in v}
+            return project(forward(list(moved.values())))
+
+        s = richardson(phi, phi0, h, size, eps, one_sided=exact)
+        if s is None:  # f not finite at a step: no value, an infinite error
+            s = Slope(math.nan, math.inf, 0.0)
+        gaps.append(s.gap)
+        values.append(s.value)
+        errors.append(s.error)
+        noises.append(ROUNDING * eps * 2 * size / (h / 2))
+        if exact:
+            realized.append({k: v[k].to(torch.float64) for k in v})
+        else:
+            e = [{k: (steps[t][k] - steps[-t][k]) / (2 * t) for k in v} for t in (h, h / 2)]
+            realized.append({k: (4 * e[1][k] - e[0][k]) / 3 for k in v})
+    def t64(xs: list[float]) -> torch.Tensor:
+        return torch.tensor(xs, dtype=torch.float64)
+
+    return FiniteDifferences(t64(values), t64(errors), realized, dtype, unit, t64(noises), t64(gaps))

@@ -33,85 +33,37 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
-from matcalc.core.tolerance import TINY, norm, relative_error, tolerance
+from matcalc.core.tolerance import FD_TOLERANCE_CAP, TINY, norm, relative_error, tolerance
 from matcalc.oracles.base import Measurement, Problem, combined
-from matcalc.oracles.fd import EPS, kink_gap, own_scale
+from matcalc.oracles.fd import (
+    ACCEPT,
+    EPS,
+    FIRST_STEPS,
+    LEVELS,
+    SECOND_STEPS,
+    STEP_RATIO,
+    directional,
+    kink_gap,
+    own_scale,
+    ridders,
+)
 from matcalc.oracles.probe import resolution_factor
 
 # The Taylor oracle's fixed tolerances: above the errors its finite differences measure on smooth
 # f (first derivatives: below 2e-10 of the derivative, times TAYLOR_SAFETY; mixed second
 # differences: below 6e-10), and, through the probe argument, resolving 3.8e-7 and 9.4e-7: below
 # the 1e-6 that DESIGN requires float64 to reject.
-TAYLOR_MIN_TOL = 1e-8
+TAYLOR_MIN_TOL = FD_TOLERANCE_CAP[torch.float64]  # one float64 tolerance for every finite-difference truth
 TAYLOR_HESSIAN_TOL = 2.5e-8
 TAYLOR_SAFETY = 10.0
-STEP_RATIO = 1.4
-LEVELS = 10
-# First steps of the tableau pairs, relative to the sample's size (directions are scaled to ||x||).
-FIRST_STEPS = (0.03, 3e-3, 3e-4, 3e-5)
-ACCEPT = 1e-11  # a pair agreeing to this (relative) is not refined further
-# Second differences round like eps / h^2: their pairs start a decade higher (a step that leaves
-# f's domain, or a tableau that does not converge there, moves down as before).
-SECOND_STEPS = (0.3, *FIRST_STEPS)
 
-
-def ridders(g: Callable[[float], torch.Tensor], h0: float) -> tuple[torch.Tensor, float]:
-    """Extrapolate g(h) -> h = 0 for g with an error series in h^2; returns (estimate, error)."""
-    tab: list[list[torch.Tensor]] = [[g(h0)]]
-    best, err = tab[0][0], math.inf
-    h = h0
-    for i in range(1, LEVELS):
-        h /= STEP_RATIO
-        row = [g(h)]
-        fac = STEP_RATIO**2
-        for j in range(1, i + 1):
-            row.append((row[j - 1] * fac - tab[i - 1][j - 1]) / (fac - 1))
-            fac *= STEP_RATIO**2
-            errt = max(_norm(row[j] - row[j - 1]), _norm(row[j] - tab[i - 1][j - 1]))
-            if errt <= err:
-                best, err = row[j], errt
-        tab.append(row)
-        if _norm(row[i] - tab[i - 1][i - 1]) >= 2 * err:
-            break
-    return best, err
-
-
-def _norm(t: torch.Tensor) -> float:
-    value = norm(t)  # in units of the largest entry: values near float64's range do not overflow
-    return value if math.isfinite(value) else math.inf
-
-
-def directional(g: Callable[[float], torch.Tensor], rounding: Callable[[float], float] | None = None,
-                steps: tuple[float, ...] = FIRST_STEPS) -> tuple[torch.Tensor, float]:
-    """The limit of the difference quotient g(h) as h -> 0, with an error estimate.
-
-    Two tableaux from first steps a decade apart must agree: their disagreement joins Ridders'
-    own estimate, which alone can be optimistic when the first step is outside the asymptotic
-    regime (sin(Cx) with a large C, say). When they disagree, or a step leaves f's domain
-    (non-finite values) or crosses a kink, the pair moves a decade down. ``rounding(h)`` is g's
-    rounding at step h: at the pair's first (largest) step it floors the estimate, because a
-    tableau of values that round to the same numbers (a variation below f's rounding) agrees with
-    itself exactly.
-    """
-    best, best_err = None, math.inf
-    for h0 in steps:
-        a, err_a = ridders(g, h0)
-        b, err_b = ridders(g, h0 / 10)
-        if not (math.isfinite(err_a) and math.isfinite(err_b)):
-            continue
-        est = a if err_a <= err_b else b
-        err = max(min(err_a, err_b), _norm(a - b), 0.0 if rounding is None else rounding(h0))
-        if err < best_err:
-            best, best_err = est, err
-        if err <= ACCEPT * max(_norm(est), 1e-300):
-            break
-    if best is None:
-        return g(steps[-1]), math.inf
-    return best, best_err
+# Ridders' tableau is the one finite-difference engine's (oracles/fd.py); its names stay
+# importable from here for the oracles built on the Taylor oracle (differential.py).
+__all__ = ["ACCEPT", "FIRST_STEPS", "LEVELS", "SECOND_STEPS", "STEP_RATIO", "TAYLOR_HESSIAN_TOL",
+           "TAYLOR_MIN_TOL", "TAYLOR_SAFETY", "TaylorOracle", "directional", "ridders"]
 
 
 class TaylorOracle:
