@@ -8,7 +8,8 @@
 Prints a table by claim kind (examples counted, wrong PASS, false FAIL, raised, crashed, an
 inconclusive reason that does not hold, inconclusive count and rate, and the cases dropped as
 equivalent or unlabelled), then the suspected classes of the findings with the smallest example
-of each, and writes every counterexample as JSON (``--out``; a case there re-runs with
+of each, then the inconclusive verdicts by kind and reason (true and wrong claims apart), and
+writes every counterexample as JSON (``--out``; a case there re-runs with
 ``--replay``). Kinds: derivative, jvp, vjp, jvp_vjp, hessian, differential (claims about f) and
 backward (mc.check_backward). ``--seconds`` stops drawing new examples after that long.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -97,6 +99,29 @@ def classes(outcomes: list[Outcome]) -> str:
     return tabulate(rows, headers=["suspected class", "count", "smallest example"], tablefmt="github")
 
 
+def reason_head(reason: str) -> str:
+    """An inconclusive reason without its numbers and details, to count reasons by kind.
+
+    >>> reason_head("ill-conditioned sample (rounding measured): moving the inputs by 1e-3 ...")
+    'ill-conditioned sample (rounding measured)'
+    """
+    head = re.split(r"[:;(]", reason.replace("(rounding measured)", "<rm>"), maxsplit=1)[0]
+    head = head.replace("<rm>", "(rounding measured)").strip()
+    return re.sub(r"[-+]?\d[\d.e+-]*", "#", head)[:80]
+
+
+def reasons(outcomes: list[Outcome]) -> str:
+    """The inconclusive verdicts by kind and reason, with how many were true and wrong claims."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for o in outcomes:
+        if o.counted and o.got == "inconclusive":
+            counts[(kind_of(o.case), reason_head(o.reason), "true" if o.label == "true" else "wrong")] += 1
+    keys = sorted({(k, r) for k, r, _ in counts}, key=lambda kr: (kr[0], -counts[(*kr, "true")] - counts[(*kr, "wrong")]))
+    rows = [[k, r, counts[(k, r, "true")], counts[(k, r, "wrong")]] for k, r in keys]
+    return tabulate(rows, headers=["kind", "inconclusive reason", "true claims", "wrong claims"],
+                    tablefmt="github")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--examples", type=int, default=500)
@@ -112,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a wrong matrix-free rule has all its callables wrong (no partly wrong rules)")
     p.add_argument("--no-kinks", action="store_true", help="leave out relu, abs, max")
     p.add_argument("--replay", default=None, help="re-run the cases of a JSON file this script wrote")
+    p.add_argument("--inconclusive-out", default=None,
+                   help="also write the inconclusive cases here (replayable with --replay)")
     args = p.parse_args(argv)
     outcomes: list[Outcome] = []
     start = time.perf_counter()
@@ -140,11 +167,19 @@ def main(argv: list[str] | None = None) -> int:
     print(table(outcomes))
     print()
     print(classes(outcomes))
+    print()
+    print(reasons(outcomes))
     found = [{"finding": o.finding, "label": o.label, "got": o.got, "class": suspected_class(o),
               "wrong_parts": o.wrong_parts,
               "case": o.case.to_json(), "result": o.detail} for o in outcomes if o.finding]
     Path(args.out).write_text(json.dumps(found, indent=1))
     print(f"\n{len(found)} counterexamples written to {args.out}")
+    if args.inconclusive_out:
+        unsure = [{"finding": "", "label": o.label, "got": o.got, "reason": o.reason,
+                   "case": o.case.to_json(), "result": o.detail}
+                  for o in outcomes if o.counted and o.got == "inconclusive"]
+        Path(args.inconclusive_out).write_text(json.dumps(unsure, indent=1))
+        print(f"{len(unsure)} inconclusive cases written to {args.inconclusive_out}")
     return 0
 
 

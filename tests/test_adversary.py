@@ -7,9 +7,12 @@ tests/test_adversary_regressions.py. Those marked (fixed) were wrong verdicts wh
 found them and are right in the engine of the one-engine work as it stands; they stay out of this
 regime until that work is committed (widen DEFAULT then); the others still give wrong verdicts.
 
-* f scaled by 1e160 / 1e300 ((fixed) the floor ||f|| / ||x|| overflowed: any claim passed; the
-  diagnosis of a failure still crashes on an infinite factor) or by 1e-160 and below ((fixed)
-  subnormal truths failed true claims; the diagnosis still divides by a norm that underflows);
+* f scaled by 1e160 / 1e300 ((fixed) the floor ||f|| / ||x|| overflowed: any claim passed; (fixed)
+  the diagnosis of a failure crashed on an infinite factor) or by 1e-160 and below ((fixed)
+  subnormal truths failed true claims; (fixed) the diagnosis divided by a norm that underflowed;
+  (fixed) autograd's subnormal truth was called blind; a backward's finite differences still call
+  a smooth subnormal f "not differentiable"); in float32 such f do not fit the dtype at all, and
+  most checks of them are honestly inconclusive;
 * f scaled by 1e8: autograd's own error grows with the grad_output (torch's matrix_exp backward),
   and a true catalog claim then fails;
 * (fixed) constant offsets in f: the floor ||f|| / ||x|| swamped a wrong derivative;
@@ -23,7 +26,8 @@ regime until that work is committed (widen DEFAULT then); the others still give 
   default size assignments were odd;
 * kinks (relu, abs, max) and the closed family's sin outer function: where finite differences do
   not resolve f (a kink at the sample, sin of a large determinant) the check raised "f hides part
-  of its computation" (fixed), and now calls a smooth f "not differentiable".
+  of its computation" (fixed), then called a smooth f "not differentiable" (fixed: the
+  confirmation's differences whose two steps disagree confirm nothing, matcalc/oracles/confirm.py).
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ def factor_text(c: float, tol: float = 0.0) -> str:
     >>> factor_text(0.5), factor_text(-3.0), factor_text(1 + 1e-9), factor_text(2.249)
     ('1/2', '-3', '1 + 1e-09', '2.249')
     """
+    if not math.isfinite(c):
+        return f"{c:.6g}"
     frac = Fraction(c).limit_denominator(8)
     if frac != 0 and abs(frac.numerator) <= 16 and abs(c - float(frac)) <= max(1e-12, 10 * tol) * abs(c):
         return str(frac)
@@ -160,7 +162,14 @@ def value_hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shap
         return [Hint(f"claim has {nan} NaN and {inf} Inf entries (NaN never passes)")]
     if not bool(torch.isfinite(true).all()):
         return [Hint("autograd itself gave NaN/Inf here: the input is outside f's domain")]
-    t64, c64 = true.to(torch.float64), claim.to(torch.float64)
+    # In units of the largest entry: at f scaled by 1e160 the products below overflow, at 1e-315
+    # the squared norm underflows to 0; a hint is about ratios, which the unit leaves unchanged.
+    unit = max(float(true.abs().max()) if true.numel() else 0.0,
+               float(claim.abs().max()) if claim.numel() else 0.0)
+    if unit == 0.0:
+        return []
+    t64, c64 = true.to(torch.float64) / unit, claim.to(torch.float64) / unit
+    floor = floor / unit
     t_norm = float(torch.linalg.vector_norm(t64))
     if t_norm <= tol * floor or t_norm == 0.0:
         return []  # f does not depend on the input: check() says so
@@ -168,8 +177,10 @@ def value_hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shap
     if not error >= FAR * tol:
         return []
     out: list[Hint] = []
-    c = float((c64 * t64).sum()) / (t_norm * t_norm)
-    if c != 0.0 and close(c64, c * t64, tol):
+    # Projected on the truth's direction first: t_norm squared underflows when the claim dwarfs
+    # the truth (a bumped entry beside a truth of 1e-315); such a ratio names no factor.
+    c = float((c64 * (t64 / t_norm)).sum()) / t_norm
+    if c != 0.0 and math.isfinite(c) and close(c64, c * t64, tol):
         text = factor_text(c, tol)
         if text == "1":  # within the tolerance of 1: not a factor to name
             return []
@@ -183,8 +194,8 @@ def value_hints(claim: torch.Tensor, true: torch.Tensor, *, tol: float, out_shap
             return [Hint(text, kinds, fix=fix)]  # type: ignore[arg-type]
     if claim.ndim == 0:
         return out
-    bad = mismatch(claim, true, tol, listed=MAX_LISTED)
-    nonzero = nonzero_entries(claim, true)
+    bad = mismatch(c64, t64, tol, listed=MAX_LISTED)
+    nonzero = nonzero_entries(c64, t64)
     if 0 < bad.count <= LOCAL_FRACTION * nonzero:
         shown = ", ".join(str(i) for i in bad.indices)
         more = "" if bad.count <= MAX_LISTED else f" and {bad.count - MAX_LISTED} more"

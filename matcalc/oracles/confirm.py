@@ -9,8 +9,10 @@ random output direction u: u^T J v from the truth against the slope of s -> <u, 
 
 The outcome (:meth:`Confirmation.outcome`):
 
-* ``"kink"``: the one-sided slopes differ at the sample by more than the tolerance allows: f is
-  not differentiable there, and no claim can be decided (autograd returns one subgradient);
+* ``"kink"``: the one-sided slopes differ at the sample by more than the tolerance allows, and
+  by more than the central slopes at the two steps differ (else f merely varies faster than the
+  steps, as sin of a large determinant does): f is not differentiable there, and no claim can be
+  decided (autograd returns one subgradient);
 * ``"blind"``: the slope and autograd disagree beyond the slope's measured error: autograd cannot
   see all of f;
 * ``"agree"``, or ``"unresolved"`` when f's values are too coarse to confirm anything (a huge
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 import torch
 
 from matcalc.core.tolerance import TINY
-from matcalc.oracles.fd import EPS, STEP2, Slope, mixed, slope
+from matcalc.oracles.fd import EPS, KINK_STEPS, ROUNDING, STEP2, Slope, mixed, slope
 from matcalc.oracles.rounding import SYMMETRIC
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -60,7 +62,14 @@ class Confirmation:
         if s is None or not math.isfinite(self.autograd):
             return "unresolved"
         scale = max(abs(self.autograd), abs(s.value))
-        if s.gap > 0 and s.gap / 2 > tolerance * scale:
+        if scale < TINY:
+            # Subnormal: autograd's own products keep only a few significant bits there (its
+            # error is no longer eps-relative), so a disagreement shows nothing about f.
+            return "unresolved"
+        # A kink leaves the central quotients at the two steps in agreement (they average the
+        # sides); when they disagree by more than the one-sided gap, f varies faster than the
+        # steps can follow (sin of a large determinant): no evidence of a kink, or of anything.
+        if s.gap > 0 and s.gap / 2 > tolerance * scale and s.gap > s.error:
             return "kink"
         if s.error > UNRESOLVED * scale:
             return "unresolved"
@@ -129,7 +138,22 @@ def confirm_jacobian(fn: Fn, x: torch.Tensor, whole: torch.Tensor | None,
     phi0 = _scalar(fx, u)
     size = float((u.abs() * fx.abs().clamp_min(TINY)).sum())
     fd = slope(phi, phi0, size, eps) if phi0 is not None and math.isfinite(size) else None
-    return Confirmation(w, fd)
+    return Confirmation(w, asymptotic(fd, ROUNDING * eps * size / KINK_STEPS[0]))
+
+
+def asymptotic(fd: Slope | None, rounding: float) -> Slope | None:
+    """``fd`` when its two steps agree, else None (unresolved). The part of its measured error
+    above f's ``rounding`` is how far the quotients at its two steps are apart; beyond UNRESOLVED
+    of the value, the steps are outside the range where differences follow f (f varies faster
+    than them, as sin of a large determinant does), and its error estimate means nothing either.
+    A kink keeps the central quotients together (they average the sides), so it still shows.
+
+    >>> asymptotic(Slope(1.0, 1e-9, 0.0), 1e-12).value, asymptotic(Slope(3e4, 7e3, 0.0), 1.0)
+    (1.0, None)
+    """
+    if fd is None or fd.error - rounding <= UNRESOLVED * abs(fd.value):
+        return fd
+    return None
 
 
 def confirm_hessian(fn: Fn, x: torch.Tensor, whole: torch.Tensor | None,
@@ -156,7 +180,10 @@ def confirm_hessian(fn: Fn, x: torch.Tensor, whole: torch.Tensor | None,
         with torch.no_grad():
             fx = fn(x)
     size = max(abs(float(fx.detach().to(torch.float64).reshape(()))), TINY)
-    return Confirmation(w, mixed(psi, STEP2, size, eps) if math.isfinite(size) else None)
+    if not math.isfinite(size):
+        return Confirmation(w, None)
+    fd = mixed(psi, STEP2, size, eps)
+    return Confirmation(w, asymptotic(fd, ROUNDING * eps * size / (STEP2 / 2) ** 2))
 
 
 def confirm_differential(fn: Callable[..., torch.Tensor], primals: tuple[torch.Tensor, ...],

@@ -30,7 +30,18 @@ from hypothesis import strategies as st
 
 import matcalc as mc
 from adversary.compose import LONG, Case, Regime, drop_term_variants, programs
-from adversary.property import EQUIVALENT_BELOW, WRONG_AT, Outcome, _classify, _lambda, _rel, _scaled, domain
+from adversary.property import (
+    EQUIVALENT_BELOW,
+    WRONG_AT,
+    Outcome,
+    _classify,
+    _lambda,
+    _rel,
+    _scaled,
+    claims_a_kink,
+    domain,
+    smooth,
+)
 from matcalc.draws.inputs import draw_domains
 from matcalc.engine.settings import resolve_sizes
 
@@ -268,6 +279,7 @@ def run_backward(case: Case) -> Outcome:
         return Outcome(case, lab, "crash", "crash", f"{type(exc).__name__}: {exc}")
     got = res.outcome
     finding = _classify(lab, got)
-    if not finding and got == "inconclusive" and not res.inconclusive.strip():
-        finding = "reason"
-    return Outcome(case, lab, got, finding, str(res))
+    if not finding and got == "inconclusive" and (
+            not res.inconclusive.strip() or (claims_a_kink(res.inconclusive) and smooth(case))):
+        finding = "reason"  # none given, or a kink of an f built without a kink op
+    return Outcome(case, lab, got, finding, str(res), reason=res.inconclusive)

@@ -270,7 +270,9 @@ def _build_catalog(case: Case) -> mc.Rule:
 # ---- the label: true, wrong, wrong only at other sizes, or equivalent -----------------------
 
 
-def _rel(claim: torch.Tensor, true: torch.Tensor) -> float:
+def _rel(claim: torch.Tensor, true: torch.Tensor, floor: float = 0.0) -> float:
+    """||claim - true|| / max(||true||, floor): ``floor`` is the size the derivative naturally has
+    (:func:`_natural`), so that a truth that is 0 up to rounding is not a scale to be relative to."""
     if claim.shape != true.shape or claim.is_complex():
         return math.inf
     c, t = claim.detach().to(torch.float64), true.detach().to(torch.float64)
@@ -280,7 +282,47 @@ def _rel(claim: torch.Tensor, true: torch.Tensor) -> float:
     if unit == 0.0:
         return 0.0
     return float(torch.linalg.vector_norm((c - t) / unit)) / max(
-        float(torch.linalg.vector_norm(t / unit)), 1e-300)
+        float(torch.linalg.vector_norm(t / unit)), floor / unit, 1e-300)
+
+
+# The relative step of the secants that give a derivative's natural size.
+SECANT = 1e-3
+
+
+def _natural(F: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, gen: torch.Generator) -> float:
+    """The size a derivative of F has at x, from F's values alone: the secant slope
+    ||F(x + h) - F(x - h)|| / (2 ||h||) over a step of SECANT of ||x||. A constant term of F
+    cancels out of it; a derivative that is 0 up to rounding is judged against it (DESIGN: a
+    small absolute floor for J ~ 0), not against its own rounding noise."""
+    with torch.no_grad():
+        r = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        size = max(float(torch.linalg.vector_norm(x)), 1.0)
+        h = r * (SECANT * size / max(float(torch.linalg.vector_norm(r)), 1e-300))
+        diff = (F(x + h).to(torch.float64) - F(x - h).to(torch.float64)) / 2
+        # in units of the largest entry: a subnormal or huge f must not underflow or overflow here
+        unit = float(diff.abs().max()) if diff.numel() else 0.0
+        if unit == 0.0 or not math.isfinite(unit):
+            return 0.0
+        return unit * float(torch.linalg.vector_norm(diff / unit)) / float(torch.linalg.vector_norm(h))
+
+
+def _along(f: Fn, kw: Mapping[str, torch.Tensor], names: list[str],
+           dirs: Mapping[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """s -> f with its wrt inputs moved by s times their directions (df's natural size is this
+    function's secant slope at 0)."""
+    moved = _partial(f, kw, names)
+    return lambda s: moved(*(kw[n] + s * dirs["d" + n] for n in names))
+
+
+def _tangent(x: torch.Tensor, structure: str, gen: torch.Generator) -> torch.Tensor:
+    """A random direction inside a structured input's space: a derivative on symmetric (or
+    diagonal) matrices is defined along symmetric (diagonal) directions only."""
+    v = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    if v.ndim == 2 and structure in ("symmetric", "spd", "separated_eigenvalues"):
+        return (v + v.T) / 2
+    if v.ndim == 2 and structure == "diagonal":
+        return torch.diag(torch.diagonal(v))
+    return v
 
 
 def _truth(rule: mc.Rule, kw: dict[str, torch.Tensor], gen: torch.Generator) -> dict[str, float]:
@@ -289,29 +331,40 @@ def _truth(rule: mc.Rule, kw: dict[str, torch.Tensor], gen: torch.Generator) -> 
     names = list(rule.wrt_names)
     wrt = names[0]
     out: dict[str, float] = {}
+    structures = {n: rule.inputs[n].structure for n in names}
     with torch.no_grad():
         if rule.kind == "differential":
             diffs = []
             for _ in range(2):
-                dirs = {"d" + n: torch.randn(kw[n].shape, generator=gen, dtype=torch.float64) for n in names}
+                dirs = {"d" + n: _tangent(kw[n], structures[n], gen) for n in names}
                 true = _differential(rule.f, names)(**kw, **dirs)
-                diffs.append(_rel(rule.derivative(**kw, **dirs), true))
+                along = _natural(_along(rule.f, kw, names, dirs), torch.zeros((), dtype=torch.float64), gen)
+                diffs.append(_rel(rule.derivative(**kw, **dirs), true, along))
             return {"derivative": _worst(diffs), "size": float(torch.linalg.vector_norm(true))}
+        F = _partial(rule.f, kw, [wrt])
+        natural = _natural(F, kw[wrt], gen)
         if rule.kind == "hessian":
             H = _hess(rule.f, wrt)(**kw)
-            return {"derivative": _rel(rule.derivative(**kw), H), "size": float(torch.linalg.vector_norm(H))}
+            # a Hessian's natural size: the gradient's secant slope, or the gradient over ||x||
+            grad = lambda w: torch.func.grad(lambda z: F(z).reshape(()))(w)
+            size = max(float(torch.linalg.vector_norm(kw[wrt])), 1.0)
+            floor = max(_natural(grad, kw[wrt], gen), natural / size)
+            return {"derivative": _rel(rule.derivative(**kw), H, floor),
+                    "size": float(torch.linalg.vector_norm(H))}
         J = _jac(rule.f, wrt, "jacrev")(**kw)
         out["size"] = float(torch.linalg.vector_norm(J))
         raw = rule.derivative(**kw)
         wrt_shape = tuple(kw[wrt].shape)
         out_shape = tuple(J.shape[: J.ndim - len(wrt_shape)])
-        out["derivative"] = _rel(to_numerator(rule, raw, out_shape, wrt_shape), J)
+        out["derivative"] = _rel(to_numerator(rule, raw, out_shape, wrt_shape), J, natural)
         if rule.jvp is not None:
             v = torch.randn(wrt_shape, generator=gen, dtype=torch.float64)
-            out["jvp"] = _rel(rule.jvp(v, **kw), _jvp(rule.f, wrt)(v, **kw))
+            out["jvp"] = _rel(rule.jvp(v, **kw), _jvp(rule.f, wrt)(v, **kw),
+                              natural * float(torch.linalg.vector_norm(v)))
         if rule.vjp is not None:
             u = torch.randn(out_shape, generator=gen, dtype=torch.float64)
-            out["vjp"] = _rel(rule.vjp(u, **kw), _vjp(rule.f, wrt)(u, **kw))
+            out["vjp"] = _rel(rule.vjp(u, **kw), _vjp(rule.f, wrt)(u, **kw),
+                              natural * float(torch.linalg.vector_norm(u)))
     return out
 
 
@@ -379,6 +432,7 @@ class Outcome:
     finding: str = ""
     detail: str = ""
     wrong_parts: list[str] = dataclasses.field(default_factory=list)
+    reason: str = ""  # the check's inconclusive reason, when it gave one
 
     @property
     def counted(self) -> bool:
@@ -424,17 +478,44 @@ def run_case(case: Case) -> Outcome:
     finding = _classify(lab, got)
     if not finding and got == "inconclusive" and not _reason_holds(case, rule, res):
         finding = "reason"
-    return Outcome(case, lab, got, finding, str(res), parts)
+    return Outcome(case, lab, got, finding, str(res), parts, res.inconclusive)
+
+
+# The operations of f that can have a kink at a sample (relu or abs at 0, a tie in amax, the norm
+# of a zero vector); an f built without them is smooth wherever it is finite.
+KINK_OPS = ("relu", "abs", "amax", "vector_norm")
+
+
+def claims_a_kink(reason: str) -> bool:
+    """Whether an inconclusive reason says f is not differentiable at the sample.
+
+    >>> claims_a_kink("fn's one-sided slopes differ at these inputs: fn is not differentiable here")
+    True
+    """
+    return "not differentiable" in reason or "a kink" in reason
+
+
+def smooth(case: Case) -> bool:
+    """Whether f (as the case writes it, scale and offset aside) is built without a kink op: the
+    closed family's f are smooth wherever they are finite (no kinks, norm of a nonzero vector).
+
+    >>> smooth(Case(family="compose", f="torch.sin(x).sum()")), smooth(Case(family="compose", f="torch.relu(x)"))
+    (True, False)
+    """
+    if case.family == "closed":
+        return True
+    if case.family == "catalog":
+        return False  # a catalog rule's f is code: not read here
+    return not any(op in case.f for op in KINK_OPS)
 
 
 def _reason_holds(case: Case, rule: mc.Rule, res: mc.Result) -> bool:
     """Reasons that can be verified from the case or the counterexample; the others are taken as
-    stated. The closed family's f are smooth wherever they are finite (no kinks, norm of a nonzero
-    vector), so "not differentiable" never holds for them."""
+    stated. "Not differentiable" never holds for an f built without a kink op (:func:`smooth`)."""
     reason = res.inconclusive
     if not reason.strip():
         return False
-    if case.family == "closed" and "not differentiable" in reason:
+    if claims_a_kink(reason) and smooth(case):
         return False
     inputs = res.counterexample
     if inputs is None:
@@ -481,6 +562,10 @@ def suspected_class(o: Outcome) -> str:
     if o.finding in ("raise", "crash"):
         first = o.detail.splitlines()[0] if o.detail else ""
         return f"{head}: {re.sub(r'[0-9.e+-]{3,}', '#', first)[:90]}"
+    if o.finding == "reason" and claims_a_kink(o.reason):
+        where = "subnormal f (scale <= 1e-100)" if 0 < abs(c.scale) <= 1e-100 else \
+            "large offset" if abs(c.offset) > 1e3 * abs(c.scale) else f"oracle {oracle}"
+        return f"{head}: a kink claimed for a smooth f ({c.family}, {where})"
     if c.family == "backward" and o.finding.startswith("wrong PASS") and c.dtype == "float32" \
             and c.oracle == "reference":
         return f"{head}: check_backward in float32, tolerance from the reference's own float32 error"
