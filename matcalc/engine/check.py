@@ -51,7 +51,7 @@ from matcalc.core.guards import SMALL_BYTES, nbytes
 from matcalc.core.result import Result
 from matcalc.core.tolerance import CONDITIONED_STRUCTURES, tolerance
 from matcalc.diagnosis.review import review
-from matcalc.draws.inputs import draw_inputs
+from matcalc.draws.inputs import draw_inputs, input_bytes
 from matcalc.engine.check_plan import plan_check
 from matcalc.engine.evaluate import evaluate_f, forward_with_graph, one_forward, outside_domain
 from matcalc.engine.low_precision import low_precision
@@ -65,6 +65,12 @@ from matcalc.model.rule import Rule
 from matcalc.model.sizes import SEED_LIMIT, second_sizes
 from matcalc.oracles import DEFAULT_PROBES, NAMES
 from matcalc.oracles.memory import memory_budget as resolve_budget
+
+# Up to this many bytes of inputs, the plan is made from f's real output: a meta-device run of f
+# costs 0.5 ms (more than f itself at n = 256, and 28% of a whole check at n = 64), and its first
+# call in a process imports torch._dynamo (0.76 s). Past it, f's output shape is known before the
+# draw, so an oversized check is refused before anything is allocated.
+PLAN_FROM_F_BYTES = 2**20
 
 __all__ = ["ENGINE_LOCK", "Result", "check"]
 
@@ -186,7 +192,8 @@ def _check_at(rule: Rule, settings: Settings, oracle: str) -> Result:
     budget = settings.memory_budget
     assert budget is not None  # resolved by check()
     ctx = Context(rule, sz, dev, dt)
-    plan = plan_check(rule, sz, dt, dev, oracle, settings.probes, budget)
+    plan = plan_check(rule, sz, dt, dev, oracle, settings.probes, budget,
+                      meta=input_bytes(rule.inputs, sz, dt) > PLAN_FROM_F_BYTES)
     require_memory(settings, plan.need, plan.what, plan.fix)
     conditioned = any(d.structure in CONDITIONED_STRUCTURES for d in rule.inputs.values())
     run = Run(rule, dev, dt, sz, seed, plan, tolerance(torch.float64, max(sz.values(), default=1),

@@ -29,7 +29,7 @@ import torch
 from matcalc.errors import MatcalcError
 from matcalc.model.domains import MAX_SIZE
 from matcalc.model.rule import Rule
-from matcalc.oracles.memory import available_memory
+from matcalc.oracles.memory import available_memory, human
 
 # auto uses the whole reference Jacobian (exact, deterministic) up to this many rows, each one
 # backward pass of f; past it, k probes cost a handful of passes whatever the size. At the
@@ -64,9 +64,10 @@ class Plan:
     fix: str = ""
 
 
-def output_shape(rule: Rule, sizes: Mapping[str, int]) -> tuple[int, ...] | None:
+def output_shape(rule: Rule, sizes: Mapping[str, int], meta: bool = True) -> tuple[int, ...] | None:
     """f's output shape: inferred from the text for a rule built by :func:`matcalc.claim` (the
-    catalog's are), else from a ``meta``-device evaluation; None when f cannot run there.
+    catalog's are), else from a ``meta``-device evaluation; None when f cannot run there, or when
+    ``meta`` is False (small inputs: f's real output, planned from after f runs, costs less).
 
     The text comes first because the first meta evaluation in a process imports torch._dynamo
     (its meta kernels are wrapped by ``torch._disable_dynamo``): 0.76 s, against 2 ms for the whole
@@ -83,27 +84,17 @@ def output_shape(rule: Rule, sizes: Mapping[str, int]) -> tuple[int, ...] | None
     text = claim_of(rule)
     if text is not None and all(isinstance(d, int) or d in sizes for d in text.f_shape):
         return tuple(d if isinstance(d, int) else int(sizes[d]) for d in text.f_shape)
-    meta = {name: torch.empty(dom.resolve(sizes), device="meta", dtype=torch.float64)
-            for name, dom in rule.inputs.items()}
+    if not meta:
+        return None
+    meta_inputs = {name: torch.empty(dom.resolve(sizes), device="meta", dtype=torch.float64)
+                   for name, dom in rule.inputs.items()}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = rule.f(**meta)
+            out = rule.f(**meta_inputs)
     except Exception:  # f may use ops without meta kernels; the plan is then made after f runs
         return None
     return tuple(out.shape) if isinstance(out, torch.Tensor) else None
-
-
-def human(nbytes: float) -> str:
-    """Bytes for people: every memory message of matcalc words its sizes here.
-
-    >>> human(3 * 2**30), human(5 * 2**40), human(512)
-    ('3.0 GiB', '5.0 TiB', '512 B')
-    """
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if nbytes >= size:
-            return f"{nbytes / size:.1f} {unit}"
-    return f"{int(nbytes)} B"
 
 
 def _bytes(dt: torch.dtype) -> int:
@@ -185,14 +176,16 @@ def _choose(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, probes: int,
 
 def plan_check(rule: Rule, sizes: Mapping[str, int], dt: torch.dtype, device: torch.device,
                oracle: str, probes: int, budget: int,
-               out_shape: tuple[int, ...] | None = None) -> Plan:
+               out_shape: tuple[int, ...] | None = None, meta: bool = True) -> Plan:
     """Choose the oracle within ``budget`` (bytes, resolved: matcalc.oracles.memory.memory_budget)
     and estimate the check's peak. A plan over the budget is returned with the refusal's words for
     settings.require_memory; a shape no machine holds, an empty output, and a plan within the
-    budget but over the memory this machine has available raise MatcalcError here."""
+    budget but over the memory this machine has available raise MatcalcError here. With ``meta``
+    False and no ``out_shape``, f's output shape is not inferred on the meta device: the caller
+    plans again once f has run."""
     _check_shapes(rule, sizes, device)
     if out_shape is None:
-        out_shape = output_shape(rule, sizes)
+        out_shape = output_shape(rule, sizes, meta)
     if out_shape is not None and math.prod(out_shape) == 0:
         raise MatcalcError(_empty(rule, out_shape))
     if oracle == "auto":

@@ -61,3 +61,15 @@ def jacobian_bytes(out_numel: int, in_numel: int, dtype: torch.dtype, oracle: st
     torch.func (about one more J)."""
     copies = 2 if oracle == "func" else 1
     return out_numel * in_numel * torch.empty((), dtype=dtype).element_size() * copies
+
+
+def human(nbytes: float) -> str:
+    """Bytes for people: every memory message of matcalc words its sizes here.
+
+    >>> human(3 * 2**30), human(5 * 2**40), human(512)
+    ('3.0 GiB', '5.0 TiB', '512 B')
+    """
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{int(nbytes)} B"
