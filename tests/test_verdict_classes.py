@@ -349,6 +349,193 @@ def test_a_measured_rounding_small_enough_decides() -> None:
     assert mc.check(TRINV_WRONG, seed=1502, sizes={"n": 5}, diagnose_structure=False).outcome == "fail"
 
 
+# ---- 8b. autograd's own rounding, where nudges cannot show it (issue 17, class 8) ----------------
+# Kills: the truth's rounding never measured (each true claim below fails); measured on a pass or a
+# far wrong claim (the cost test); counted without the cap, or excusing a pass (the judge tests).
+
+S8 = lambda x: 0.01 * x.sum() - 8
+SATURATED = [
+    # 1 + tanh(s) near s = -8, against the accurate sech(s)^2
+    (lambda x: 1 + torch.tanh(S8(x)), lambda x: 0.01 / torch.cosh(S8(x)) ** 2 * torch.ones_like(x),
+     {"x": mc.vector("n")}, (0, 1)),
+    # the textbook (1 - tanh^2) of a quadratic form near saturation: both sides cancel
+    (lambda x, A: torch.tanh(8 + 0.01 * (x @ A @ x)),
+     lambda x, A: (1 - torch.tanh(8 + 0.01 * (x @ A @ x)) ** 2) * 0.01 * (x @ (A + A.T)),
+     {"x": mc.vector("n"), "A": mc.matrix("n", "n")}, (0, 1, 2)),
+    (lambda x: torch.tanh(0.25 * (x * x).sum() + 7), lambda x: (1 - torch.tanh(0.25 * (x * x).sum() + 7) ** 2) * 0.5 * x,
+     {"x": mc.vector("n")}, (0, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("oracle", AUTOGRAD_ORACLES)
+@pytest.mark.parametrize("case", range(len(SATURATED)))
+def test_a_true_claim_through_a_saturated_tanh_is_inconclusive_for_autograds_measured_rounding(
+        oracle: str, case: int) -> None:
+    f, d, inputs, seeds = SATURATED[case]
+    for seed in seeds:
+        res = mc.check(rule(f, d, inputs), oracle=oracle, seed=seed)
+        assert res.outcome == "inconclusive", str(res)
+        assert "autograd's own rounding here is about a relative" in res.inconclusive
+        assert "float32" in res.inconclusive and "cancel" in res.inconclusive
+        for wrong in (_scaled(d, 1 + 1e-6), _scaled(d, 2.0)):  # beyond 64 x 2^-29: still wrong
+            assert mc.check(rule(f, wrong, inputs), oracle=oracle, seed=seed,
+                            diagnose_structure=False).outcome == "fail"
+
+
+def test_the_textbook_claim_about_tanh_of_a_sum_of_squares_is_inconclusive_as_text() -> None:
+    r = mc.claim("tanh(sum(0.25 * W * W))", wrt="W", derivative="(1 - tanh(sum(0.25 * W * W)) ** 2) * 0.5 * W")
+    res = mc.check(r, seed=0)
+    assert res.outcome == "inconclusive" and "float32" in res.inconclusive, str(res)
+
+
+@pytest.mark.parametrize("seed", [149, 0, 1])
+def test_a_true_claim_about_1e8_trace_sin_is_inconclusive_for_matrix_exps_backward(seed: int) -> None:
+    # matrix_exp's backward rounds in proportion to the grad_output (8e-9 at 1e8): float32 does
+    # not show it, the truth of f rescaled by 2^-26 to 2^-28 (f's values near 1) does.
+    base = RULES["cookbook_128_trace_sin"]
+    f = lambda X: 1e8 * base.f(X=X)
+    right = rule(f, lambda X: 1e8 * base.derivative(X=X), base.inputs, wrt="X")
+    res = mc.check(right, sizes={"n": 5}, seed=seed)
+    assert res.outcome != "fail", str(res)
+    if res.outcome == "inconclusive":
+        assert "for f times 2^-2" in res.inconclusive and "matrix_exp" in res.inconclusive, str(res)
+    wrong = rule(f, lambda X: (1 + 1e-6) * 1e8 * base.derivative(X=X), base.inputs, wrt="X")
+    assert mc.check(wrong, sizes={"n": 5}, seed=seed, diagnose_structure=False).outcome == "fail"
+
+
+def test_the_truths_rounding_is_measured_only_for_a_small_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pass, and a failure beyond 64 x 2^-29, cost no float32 measurement.
+    import matcalc.engine.refine as refine
+
+    def refuse(*a: object) -> None:
+        raise AssertionError("the truth's rounding was measured")
+
+    monkeypatch.setattr(refine, "_truth_rounding", refuse)
+    assert mc.check(RULES["quadratic_form"], seed=0).passed
+    f, d, inputs, _ = SATURATED[1]
+    assert mc.check(rule(f, _scaled(d, 1 + 1e-6), inputs), seed=0, diagnose_structure=False).outcome == "fail"
+    with pytest.raises(AssertionError, match="was measured"):
+        mc.check(rule(f, d, inputs), seed=0)
+
+
+def test_a_difference_within_the_truths_rounding_is_inconclusive_and_beyond_it_fails() -> None:
+    from matcalc.core.tolerance import ROUNDING_SAFETY, TRUTH_ROUNDING_MAX
+    from matcalc.oracles.rounding import TruthRounding
+
+    true = torch.ones(4, dtype=torch.float64)
+    r = TruthRounding.in_low_precision(0.1)  # 0.1 x 2^-29 = 1.9e-10
+    assert r.bound == pytest.approx(ROUNDING_SAFETY * 0.1 * TRUTH_ROUNDING_MAX)
+
+    def m(rel: float) -> Measurement:
+        return Measurement(claimed=true * (1 + rel), true=true, tolerance=1e-14, resolution=1e-14, floor=0.0)
+
+    v = judge(m(0.9 * r.bound), truth_rounding=[r])
+    assert not v.passed and "autograd's own rounding" in v.inconclusive
+    v = judge(m(1.1 * r.bound), truth_rounding=[r])
+    assert not v.passed and not v.inconclusive and "values differ" in v.message
+    # within the tolerance it is a pass, whatever the truth's rounding (nothing to excuse)
+    assert judge(m(1e-15), truth_rounding=[r]).passed
+    # a measured rounding counts up to 2^-29 only: 64 x 2^-29 = 1.2e-7 is the most it excuses
+    big = TruthRounding.rescaled(1e-3, -10)
+    assert big.relative == 1e-3 and big.bound == ROUNDING_SAFETY * TRUTH_ROUNDING_MAX
+    assert judge(m(1.1e-7), truth_rounding=[big]).inconclusive
+    assert not judge(m(1.3e-7), truth_rounding=[big]).inconclusive
+
+
+# ---- 8c. the resolution guard blocks passes, never a fail the measurement shows ------------------
+
+
+def test_a_coarse_truth_with_a_measured_error_still_fails_a_claim_far_beyond_it() -> None:
+    # The adversary's inv(X) - 1e8, backward x2, by finite differences: error 1 against a tolerance
+    # of 0.403 and a truth known to 0.4 (resolution 0.1): a fail, not "too coarse".
+    true = torch.ones(4, dtype=torch.float64)  # ||true|| = 2
+    coarse = {"tolerance": 0.403, "resolution": 0.1, "floor": 0.0, "truth_error": 0.4 * 2}
+    v = judge(Measurement(claimed=2 * true, true=true, **coarse))
+    assert not v.passed and not v.inconclusive and v.error == pytest.approx(1.0)
+    # within the truth's error, or exact: still no pass
+    for claimed in (true * 1.3, true):
+        v = judge(Measurement(claimed=claimed, true=true, **coarse))
+        assert not v.passed and "too coarse" in v.inconclusive
+    # a resolution the truth's error does not account for (a low dtype's own noise): inconclusive
+    v = judge(Measurement(claimed=2 * true, true=true, **{**coarse, "truth_error": 0.05 * 2}))
+    assert not v.passed and "too coarse" in v.inconclusive
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_doubled_backward_of_inv_minus_1e8_fails_by_finite_differences(seed: int) -> None:
+    def doubled(fwd):  # type: ignore[no-untyped-def]
+        class F(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, X):  # type: ignore[no-untyped-def]
+                ctx.save_for_backward(X)
+                return fwd(X)
+
+            @staticmethod
+            def backward(ctx, g):  # type: ignore[no-untyped-def]
+                (X,) = ctx.saved_tensors
+                with torch.enable_grad():
+                    Xd = X.detach().requires_grad_()
+                    (grad,) = torch.autograd.grad(fwd(Xd), Xd, g)
+                return 2 * grad
+
+        return F.apply
+
+    fwd = lambda X: torch.linalg.inv(X) - 1e8
+    spd = {"X": mc.matrix("n", "n", structure="spd")}
+    res = mc.check_backward(doubled(fwd), inputs=spd, seed=seed)
+    assert res.outcome == "fail", str(res)
+    assert mc.check_backward(fwd, inputs=spd, seed=seed).outcome != "fail"
+
+
+# ---- 8d. exact zeros ----------------------------------------------------------------------------
+
+
+def test_an_exact_zero_claim_against_an_exact_zero_truth_passes_where_f_is_all_zeros() -> None:
+    zero = torch.zeros(4, dtype=torch.float64)
+    fd = {"tolerance": 1e-8, "resolution": 1e-8, "floor": 0.0}
+    v = judge(Measurement(claimed=zero, true=zero, truth_error=1e-317, **fd))  # f's values all 0
+    assert v.passed and v.error == 0.0
+    for seed in (0, 2):
+        res = mc.check_backward(lambda t: t - t, inputs={"t": mc.vector("n")}, seed=seed)
+        assert res.outcome == "pass", str(res)
+        res = mc.check_backward(lambda X: X - X, inputs={"X": mc.matrix("n", "m")}, seed=seed)
+        assert res.outcome == "pass", str(res)
+
+
+def _zero_backward(fwd):  # type: ignore[no-untyped-def]
+    class F(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):  # type: ignore[no-untyped-def]
+            ctx.save_for_backward(t)
+            return fwd(t)
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            (t,) = ctx.saved_tensors
+            return torch.zeros_like(t)
+
+    return F.apply
+
+
+def test_exact_zeros_where_f_does_not_move_above_its_rounding_are_inconclusive() -> None:
+    # sigmoid(t - t) = 0.5 and 1e16 + 1e-3 sin(t) measure alike by finite differences (their
+    # values never move); a zero backward is right for one and wrong for the other, so neither
+    # passes: an exact-zero rule that ignored f's rounding would pass the wrong one.
+    zero = torch.zeros(4, dtype=torch.float64)
+    v = judge(Measurement(claimed=zero, true=zero, tolerance=1e-8, resolution=1e-8, floor=0.0, truth_error=2e-11))
+    assert not v.passed and "did not move" in v.inconclusive
+    vector = {"t": mc.vector("n")}
+    for seed in (0, 2):
+        right = mc.check_backward(lambda t: torch.sigmoid(t - t), inputs=vector, seed=seed)
+        assert right.outcome == "inconclusive" and "did not move" in right.inconclusive, str(right)
+        wrong = mc.check_backward(_zero_backward(lambda t: 1e16 + 1e-3 * t.sin()), inputs=vector, seed=seed)
+        assert wrong.outcome != "pass", str(wrong)
+        # with autograd's truth (a reference) both are decided
+        ref = mc.check_backward(_zero_backward(lambda t: 1e16 + 1e-3 * t.sin()), inputs=vector, seed=seed,
+                                reference=lambda t: 1e16 + 1e-3 * t.sin())
+        assert ref.outcome == "fail", str(ref)
+
+
 # ---- 10. misuse raises MatcalcError, never a raw exception ---------------------------------------
 
 

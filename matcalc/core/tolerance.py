@@ -156,8 +156,20 @@ ROUNDING_SAFETY = 64.0
 # Past it the sample is too ill-conditioned to tell a formula from rounding: inconclusive.
 ROUNDING_CAP = 1e-10
 # A check whose resolution is coarser than this cannot tell a wrong formula (a factor, a
-# transpose, a dropped term) from rounding: it is inconclusive, never a pass.
+# transpose, a dropped term) from rounding: it never passes, and it fails only a claim beyond the
+# truth's own measured error (matcalc/engine/verdict.py).
 MAX_RESOLUTION = 1e-2
+# autograd's own rounding, where nudging the inputs cannot show it (1 - tanh(s)^2 near saturation:
+# tanh does not move): its truth is computed again in TRUTH_PROBE and in float64 at the same
+# TRUTH_PROBE-rounded inputs (matcalc/oracles/rounding.py), and the float64 truth's relative error
+# is their relative distance times eps(float64) / eps(TRUTH_PROBE): a cancellation or an
+# ill-conditioned step loses the same number of digits in both dtypes. A distance past 1 (float32
+# kept no digit) counts as 1, so the measured rounding is at most TRUTH_ROUNDING_MAX = 2^-29, and
+# the largest difference it can explain, ROUNDING_SAFETY times that, is 1.2e-7: a wrong formula
+# beyond that (DESIGN's 1e-6) still fails. A difference within it is inconclusive, never a pass:
+# the estimate is a scaling law, not a bound.
+TRUTH_PROBE = torch.float32
+TRUTH_ROUNDING_MAX = eps(torch.float64) / eps(TRUTH_PROBE)
 
 
 # A finite difference's rounding, as eps and the step set it, explains a difference up to this

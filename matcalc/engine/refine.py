@@ -3,8 +3,10 @@
 An autograd truth is confirmed by finite differences of f before it passes or fails anything
 (matcalc/oracles/confirm.py: a kink makes the check inconclusive, a truth autograd cannot see
 raises); a failure is then weighed against the accuracy the numbers measurably have: f computed
-in a lower precision, and the rounding both sides show when the inputs move by a few ulps
-(matcalc/oracles/rounding.py), which also recognizes a zero truth.
+in a lower precision, the rounding both sides show when the inputs move by a few ulps
+(matcalc/oracles/rounding.py), which also recognizes a zero truth, and, for a failure small enough
+for it to explain, autograd's own rounding, measured by computing the truth again in float32 and
+for f rescaled by a power of two.
 
 Example::
 
@@ -23,15 +25,24 @@ import torch
 
 from matcalc.core.calls import Context
 from matcalc.core.guards import nbytes
-from matcalc.core.tolerance import KAPPA, norm, tolerance
+from matcalc.core.tolerance import KAPPA, ROUNDING_SAFETY, TRUTH_ROUNDING_MAX, norm, tolerance
 from matcalc.engine.run import Run, structures
 from matcalc.engine.verdict import Verdict, judge
 from matcalc.errors import MatcalcError
 from matcalc.model.sizes import SEED_LIMIT
 from matcalc.oracles import Measurement
-from matcalc.oracles.confirm import Confirmation
+from matcalc.oracles.confirm import DISAGREE, Confirmation
 from matcalc.oracles.fd import KINK_STEP
-from matcalc.oracles.rounding import nudged, precision_of
+from matcalc.oracles.jacobian import reference_hessian, reference_jacobian
+from matcalc.oracles.rounding import (
+    TruthRounding,
+    larger,
+    nudged,
+    precision_of,
+    rescaled_rounding,
+    rounded,
+    truth_rounding,
+)
 
 # Nudges of the inputs by a few ulps that measure a failure's rounding: one can leave a rounding
 # unchanged (an entry of X @ X that happens to round the same way), three rarely do.
@@ -49,8 +60,12 @@ def refine(run: Run, ctx: Context, out: torch.Tensor, remeasure: Remeasure,
     autograd cannot see raises). A failure is then weighed against the numbers' measured accuracy:
     f computed in a lower precision, and the rounding each side shows when the inputs move by a few
     ulps (which also recognizes a zero truth: rounding noise, against which a claim within that
-    noise passes). ``natural`` gives f's own variation per unit of the derivative, the floor of
-    the remeasurements."""
+    noise passes), and last, for a failure small enough for it to explain, autograd's own
+    rounding (the truth computed again in float32, and for f rescaled by a power of two: a
+    difference within it is inconclusive; a disagreement with f's slope within it is no sign of
+    a blind autograd).
+    ``natural`` gives f's own variation per unit of the derivative, the floor of the
+    remeasurements."""
     v = run.verdict
     assert v is not None and run.measurement is not None
     autograd = run.plan.oracle != "taylor"
@@ -60,7 +75,16 @@ def refine(run: Run, ctx: Context, out: torch.Tensor, remeasure: Remeasure,
     if not v.passed and _low_precision_f(run, low):
         return
     if autograd:
-        _confirm(run, ctx, lambda: confirmation(float(torch.finfo(low or torch.float64).eps)))
+        measured: list[list[TruthRounding | None]] = []
+
+        def own_rounding() -> list[TruthRounding | None]:
+            if not measured:  # measured once, and only where a verdict needs it
+                fits = run.plan.need + nbytes(run.inputs) <= run.plan.budget
+                measured.append(_truth_rounding(run, remeasure, out) if fits else [])
+            return measured[0]
+
+        _confirm(run, ctx, lambda: confirmation(float(torch.finfo(low or torch.float64).eps)),
+                 own_rounding)
         v = run.verdict
         assert v is not None
         if v.passed or v.inconclusive:
@@ -74,12 +98,72 @@ def refine(run: Run, ctx: Context, out: torch.Tensor, remeasure: Remeasure,
         again = [remeasure(nudged(run.inputs, kept, nudge), scale) for _ in range(NUDGES)]
         if any(a is None for a in again):
             return
-        run.verdict = v = judge(run.measurement, out, nudged=[a for a in again if a is not None])
+        moved = [a for a in again if a is not None]
+        run.verdict = v = judge(run.measurement, out, nudged=moved)
         if v.inconclusive:
             v.inconclusive += _rounding_source(run, remeasure, nudge, kept, v.part, scale)
+        elif not v.passed and v.error <= ROUNDING_SAFETY * TRUTH_ROUNDING_MAX:
+            # Only a difference this small can be autograd's own rounding (1 - tanh^2 cancelling,
+            # which nudges cannot show): a wrong formula further off costs no measurement.
+            run.verdict = judge(run.measurement, out, nudged=moved, truth_rounding=own_rounding())
 
 
-def _confirm(run: Run, ctx: Context, confirmation: Callable[[], Confirmation]) -> None:
+def _truth_rounding(run: Run, remeasure: Remeasure, out: torch.Tensor) -> list[TruthRounding | None]:
+    """autograd's own rounding of each comparison's truth, the larger of two measurements
+    (matcalc/oracles/rounding.py): the measurement again in float32 and in float64 at the same
+    float32-rounded inputs, and, where the oracle materializes the derivative, its truth for f
+    rescaled by a power of two. A measurement that f, the claim or the oracle refuses (a float64
+    tensor f closes over, say) is left out: no evidence either way."""
+    m = run.measurement
+    assert m is not None
+    low = rounded(run.inputs)
+    found: list[list[TruthRounding | None]] = []
+    try:
+        in_low = remeasure(low, 0.0)
+        in_high = remeasure({k: t.to(torch.float64) for k, t in low.items()}, 0.0)
+        if in_low is not None and in_high is not None:
+            found.append(truth_rounding(in_low, in_high))
+    except Exception:
+        pass
+    if run.plan.oracle in ("jacobian", "func") and run.rule.kind != "differential":
+        try:
+            again = rescaled_rounding(_scaled_truth(run), out)
+        except Exception:
+            again = None
+        found.append([again] * len(m.parts))
+    return larger(*found)
+
+
+def _scaled_truth(run: Run) -> Callable[[float], torch.Tensor]:
+    """c -> autograd's whole derivative of f times c, at the sample."""
+    rule, inputs = run.rule, run.inputs
+    name = rule.wrt_names[0]
+    hessian = rule.kind == "hessian"
+
+    def truth(c: float) -> torch.Tensor:
+        def fn(w: torch.Tensor) -> torch.Tensor:
+            value = rule.f(**{**inputs, name: w}) * c
+            return value.reshape(()) if hessian else value
+
+        x = inputs[name]
+        return reference_hessian(fn, x) if hessian else reference_jacobian(fn, x)
+
+    return truth
+
+
+def _within_own_rounding(c: Confirmation, rounding: list[TruthRounding | None]) -> bool:
+    """autograd and f's slope disagree by no more than the slope's error and ROUNDING_SAFETY times
+    autograd's own measured rounding: a truth that rounds (matrix_exp's backward under a large
+    grad_output), not one that misses part of f."""
+    measured = [r.bound for r in rounding if r is not None]
+    if c.fd is None or not measured:
+        return False
+    scale = max(abs(c.autograd), abs(c.fd.value))
+    return abs(c.autograd - c.fd.value) <= DISAGREE * c.fd.error + max(measured) * scale
+
+
+def _confirm(run: Run, ctx: Context, confirmation: Callable[[], Confirmation],
+             own_rounding: Callable[[], list[TruthRounding | None]]) -> None:
     v, m = run.verdict, run.measurement
     assert v is not None and m is not None
     try:
@@ -97,7 +181,7 @@ def _confirm(run: Run, ctx: Context, confirmation: Callable[[], Confirmation]) -
             f"step down to {KINK_STEP:g} of the sample's size: a kink (relu or abs at 0, a tie in a "
             "max or a sort, a repeated singular value), where autograd returns one subgradient and "
             "no claim can be decided; use another seed, or a domain off the kink"))
-    elif outcome == "blind":
+    elif outcome == "blind" and not _within_own_rounding(c, own_rounding()):
         raise MatcalcError(
             f"autograd's derivative of f disagrees with finite differences of f ({c.describe()}) "
             f"({ctx.where}): f hides part of its computation from autograd (.detach(), .item(), "

@@ -21,7 +21,20 @@ moved by a few ulps), the rounding the two sides measurably have. The tolerance 
 rounding; a measured one replaces it: a difference within ROUNDING_SAFETY times the measured
 rounding passes while that rounding is at most ROUNDING_CAP (so that any wrong formula is still
 far outside the bound), and is inconclusive above it (an ill-conditioned sample). A truth that is
-itself rounding noise, at the scale f's own variation gives it, is a zero truth.
+itself rounding noise, at the scale f's own variation gives it, is a zero truth. Given
+``truth_rounding`` (autograd's own rounding, measured by computing the truth again in float32 or
+for f rescaled by a power of two: matcalc/oracles/rounding.py), a difference that would fail but is
+within ROUNDING_SAFETY times it (counted up to TRUTH_ROUNDING_MAX) is inconclusive, with that
+reason: the truth cannot decide it, and never passes it.
+
+A comparison coarser than MAX_RESOLUTION passes nothing. It still fails a claim when its
+coarseness is the truth's own measured error (finite differences, whose ``truth_error`` covers the
+resolution) and the claim is beyond that error and the tolerance: the difference is then shown by
+the measurement. A resolution of any other origin (a low dtype's own noise, where underflow and not
+eps sets the error) leaves every claim inconclusive. A claim that is exactly 0 against a truth that
+is exactly 0 passes when the truth's error is below float64's normal range (f's values were all 0,
+so no derivative can hide in them); a larger error could hide a derivative under a constant part
+of f (c + 1e-3 sin x measures exactly as a constant does), and the check is inconclusive.
 """
 
 from __future__ import annotations
@@ -37,10 +50,12 @@ from matcalc.core.tolerance import (
     ROUNDING_CAP,
     ROUNDING_SAFETY,
     SUBNORMAL,
+    TINY,
     norm,
     relative_error,
 )
 from matcalc.oracles.base import Measurement
+from matcalc.oracles.rounding import TruthRounding
 
 # Magnitudes past this are within a few squarings of float64's range: a claim that is Inf there
 # overflowed; it is not shown wrong.
@@ -78,18 +93,32 @@ def _largest(t: torch.Tensor) -> float:
 
 
 def judge(m: Measurement, out: torch.Tensor | None = None, *,
-          nudged: Sequence[Measurement] = ()) -> Verdict:
+          nudged: Sequence[Measurement] = (),
+          truth_rounding: Sequence[TruthRounding | None] = ()) -> Verdict:
     """The verdict on one measurement. NaN never passes; values that do not fit float64, a
     derivative that does not exist at the sample, or a comparison too coarse to decide are
     inconclusive. ``nudged`` are the same measurement at inputs moved by a few ulps (several: one
     nudge can leave a rounding unchanged): with them, a difference within the two sides' measured
     rounding is rounding, and a truth that is rounding noise is a zero truth (a claim within that
-    noise passes)."""
+    noise passes). ``truth_rounding`` is each comparison's measured autograd rounding (None where
+    unmeasured): a difference within ROUNDING_SAFETY times it is inconclusive, never a fail or a
+    pass.
+
+    >>> from matcalc.oracles.rounding import TruthRounding
+    >>> t = torch.ones(3, dtype=torch.float64)
+    >>> m = Measurement(claimed=t * (1 + 1e-9), true=t, tolerance=1e-14, resolution=1e-14, floor=0.0)
+    >>> judge(m).message
+    'values differ ()'
+    >>> judge(m, truth_rounding=[TruthRounding.in_low_precision(0.1)]).inconclusive[:35]
+    "autograd's own rounding here is abo"
+    """
     verdicts = []
     for i, part in enumerate(m.parts):
         again = [n.parts[i] for n in nudged if i < len(n.parts) and n.parts[i].true.shape == part.true.shape
                  and n.parts[i].claimed.shape == part.claimed.shape]
         v = _judge_one(part, out, again)
+        if i < len(truth_rounding):
+            v = _within_truth_rounding(v, truth_rounding[i])
         v.part = i
         verdicts.append(v)
     fails = [v for v in verdicts if not v.passed and not v.inconclusive]
@@ -129,12 +158,18 @@ def _judge_one(m: Measurement, out: torch.Tensor | None, nudged: list[Measuremen
         return Verdict(False, math.inf, message=(
             f"the claim is not finite ({nan} NaN, {inf} Inf) where the true derivative is"))
     error = relative_error(claimed, true, floor=m.floor)
-    if m.resolution > MAX_RESOLUTION:
+    if m.truth_error > 0 and m.floor == 0 and not bool(true.any()) and not bool(claimed.any()):
+        return _exact_zeros(m)
+    size = max(norm(true), m.floor)
+    known = m.truth_error / size if size > 0 else (math.inf if m.truth_error > 0 else 0.0)
+    coarse = m.resolution > MAX_RESOLUTION
+    # Past MAX_RESOLUTION nothing passes; a fail stands only where the coarseness is the truth's
+    # own measured error and the claim is beyond it (an FD truth known to 10% against a claim off
+    # by a factor 2): the measurement then shows the difference instead of assuming it.
+    if coarse and not (m.resolution <= known < math.inf and error > max(m.tolerance, known)):
         return Verdict(False, error, inconclusive=(
             f"this comparison resolves only relative errors above {m.resolution:.2g}: too coarse "
             "to tell a wrong formula from rounding; use float64 or smaller sizes"))
-    size = max(norm(true), m.floor)
-    known = m.truth_error / size if size > 0 else (math.inf if m.truth_error > 0 else 0.0)
     if error <= m.tolerance and known <= TRUTH_SLACK * m.tolerance:
         return Verdict(True, error)
     if error <= max(m.tolerance, known):
@@ -149,15 +184,41 @@ def _judge_one(m: Measurement, out: torch.Tensor | None, nudged: list[Measuremen
             f"the claim and the truth differ by at most {float(diff.abs().max()):.3g}, a few "
             "spacings of float64's subnormal range (values below 2.2e-308 keep only a few "
             "significant bits): scale f up to decide"))
+    if nudged and not coarse:
+        return _rounding(m, nudged, error)
     if not bool(true.any()) and m.floor == 0:
-        # f did not move at all along what was measured: no scale to be relative to, and no
-        # rounding to excuse a claim that is not 0.
+        # f did not move at all along what was measured and no rounding was measured (nudges
+        # would have judged the claim against its own): nothing excuses a claim that is not 0.
         return Verdict(False, error, zero_truth=True, message=(
             f"values differ ({m.what}): the true derivative is 0 everywhere here, the claim's "
             f"largest entry is {_largest(claimed):.3g}"))
-    if nudged:
-        return _rounding(m, nudged, error)
     return Verdict(False, error, message=f"values differ ({m.what})")
+
+
+def _exact_zeros(m: Measurement) -> Verdict:
+    """A claim of exactly 0 against a truth of exactly 0 that is known only to ``truth_error``
+    (finite differences of an f that did not move), with no scale to be relative to."""
+    if m.truth_error < TINY:  # f's values were all 0: its rounding, and any hidden slope, is subnormal
+        return Verdict(True, 0.0, zero_truth=True)
+    return Verdict(False, 0.0, zero_truth=True, inconclusive=(
+        f"f's values did not move at all along what was measured ({m.what or 'the oracle'}): the truth "
+        f"is exactly 0, known only to within {m.truth_error:.2g} from f's rounding, and the claim is "
+        "exactly 0 too; a derivative below f's rounding hides under a constant part of f (c + 1e-3 "
+        "sin(x) with c = 1e16 measures exactly like a constant), so 0 can be neither confirmed nor "
+        "refuted; take the truth from autograd (an autograd oracle, or a reference=)"))
+
+
+def _within_truth_rounding(v: Verdict, rounding: TruthRounding | None) -> Verdict:
+    """A fail for a difference of values (finite, not against a zero truth) stands unless it is
+    within ROUNDING_SAFETY times the truth's own measured rounding, which cannot decide it."""
+    error = v.error
+    plain = not v.passed and not v.inconclusive and not v.zero_truth and math.isfinite(error)
+    if plain and rounding is not None and error <= rounding.bound:
+        return Verdict(False, error, inconclusive=(
+            f"{rounding.describe()}; the claim is {error:.2g} from autograd's truth, within "
+            f"{ROUNDING_SAFETY:g} times that, so autograd cannot tell it right or wrong here: "
+            f"{rounding.cause}"))
+    return v
 
 
 def _rounding(m: Measurement, nudged: list[Measurement], error: float) -> Verdict:
