@@ -282,3 +282,78 @@ def test_bad_seeds_of_the_assert_helpers_are_misuse(seeds: object) -> None:
         mt.assert_rule(quadratic_form, seeds=seeds)  # type: ignore[arg-type]
     with pytest.raises(mc.MatcalcError, match="seed"):
         mt.assert_backward(torch.sin, inputs=X, reference=torch.sin, seeds=seeds)  # type: ignore[arg-type]
+
+
+# ---- a float32 backward against a float64 truth: its conditioning is measured, not assumed -----
+def _sin_squared(c: float, bug: float = 1.0, only_float32: bool = False):  # type: ignore[no-untyped-def]
+    """f(X, s) = sin(c tr(sin(s) X))^2 and its backward, times ``bug`` (in float32 alone when
+    ``only_float32``); tr X ~ 25 for spd X, so 2a sits anywhere in its period and sin(2a), the
+    backward's factor, can be ill-conditioned where f itself is not."""
+    def backward(ctx, X, s, g):  # type: ignore[no-untyped-def]
+        a = c * torch.trace(torch.sin(s) * X)
+        h = g * 2 * torch.sin(a) * torch.cos(a) * c * (bug if g.dtype == torch.float32 or not only_float32 else 1.0)
+        return h * torch.sin(s) * torch.eye(X.shape[0], dtype=X.dtype), h * torch.cos(s) * torch.trace(X)
+
+    return _function(lambda X, s: torch.sin(c * torch.trace(torch.sin(s) * X)) ** 2, backward)
+
+
+SIN_INPUTS = {"X": mc.matrix("n", "n", structure="spd"), "s": mc.scalar(positive=True)}
+
+
+@pytest.mark.parametrize("c", [1.0, 10.0])
+def test_a_right_float32_backward_of_an_ill_conditioned_f_never_fails(c: float) -> None:
+    """Without a reference the tolerance took only fn's forward error in float32 (1.7e-7), while
+    the backward's factor sin(2a) rounds 100 times more (2.2e-5 against 1.8e-5 at c = 1, seed 0;
+    9.8e-5 against 9.4e-5 at c = 10, seed 6). The truth's movement at inputs nudged by a few
+    float32 ulps measures it; a wrong backward still fails at the same samples."""
+    F, wrong = _sin_squared(c), _sin_squared(c, bug=0.5)
+    for seed in range(8):
+        res = mc.check_backward(F.apply, inputs=SIN_INPUTS, dtype=torch.float32, seed=seed)
+        assert res.outcome in ("pass", "inconclusive") and (res.passed or res.inconclusive), str(res)
+        bad = mc.check_backward(wrong.apply, inputs=SIN_INPUTS, dtype=torch.float32, seed=seed)
+        assert bad.outcome == "fail", str(bad)
+
+
+@pytest.mark.parametrize("bug", [1.001, 0.999])
+def test_a_float32_only_error_of_a_backward_is_not_taken_for_rounding(bug: float) -> None:
+    """The rounding is measured on the truth (fn's forward), never on the backward: a backward
+    off by 1e-3 in float32 alone (right in float64, which a float32-versus-float64 comparison of
+    the backward would excuse) fails on a well-conditioned f, as float32 must reject 1e-3."""
+    F = _sin_squared(0.01, bug=bug, only_float32=True)
+    for seed in range(3):
+        res = mc.check_backward(F.apply, inputs=SIN_INPUTS, dtype=torch.float32, seed=seed)
+        assert res.outcome == "fail", str(res)
+
+
+# ---- f under a large constant: the advice says what helps -------------------------------------
+def _offset_square(offset: float, factor: float = 1.0):  # type: ignore[no-untyped-def]
+    return _function(lambda x: (x * x).sum() + offset, lambda ctx, x, g: factor * 2 * x * g)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("offset", [1e8, 1e12, 1e16])
+def test_a_backward_under_a_large_constant_names_the_constant_not_float64(offset: float,
+                                                                          dtype: torch.dtype) -> None:
+    """fn's values do not move beyond the rounding of their constant part, so its finite
+    differences cannot decide; the reason said "use float64" even in float64. It names the
+    constant and what helps (reference=, or fn without the constant), and reference= does."""
+    F = _offset_square(offset)
+    res = mc.check_backward(F.apply, inputs={"x": mc.vector("n")}, dtype=dtype)
+    assert res.outcome == "inconclusive", str(res)
+    assert "float64" not in res.inconclusive and "reference=" in res.inconclusive, res.inconclusive
+    assert f"about {offset:.3g}" in res.inconclusive and "without the constant" in res.inconclusive
+    assert mc.check_backward(F.apply, inputs={"x": mc.vector("n")}, dtype=dtype,
+                             reference=lambda x: (x * x).sum() + offset).passed
+
+
+def test_a_wrong_backward_under_a_large_constant_still_fails_or_names_the_constant() -> None:
+    """The note replaces an undecided reason only: a doubled gradient under 1e8 still fails."""
+    res = mc.check_backward(_offset_square(1e8, factor=2.0).apply, inputs={"x": mc.vector("n")})
+    assert res.outcome == "fail", str(res)
+
+
+def test_a_subnormal_f_is_not_said_to_have_a_large_constant() -> None:
+    """Values near 1e-315 round for another reason (few significant bits): no constant named."""
+    F = _function(lambda x: 1e-315 * (x * x).sum(), lambda ctx, x, g: 2e-315 * x * g)
+    res = mc.check_backward(F.apply, inputs={"x": mc.vector("n")})
+    assert "constant" not in res.inconclusive, str(res)

@@ -167,7 +167,7 @@ def test_every_decision_is_the_one_verdicts(monkeypatch: pytest.MonkeyPatch, ref
     """With verdict.judge's comparisons replaced, a wrong backward passes and a right one fails or
     is inconclusive: nothing in backward/ decides on its own."""
     decide: list[Verdict] = []
-    monkeypatch.setattr(verdict, "_judge_one", lambda m, out, nudged: Verdict(**vars(decide[0])))
+    monkeypatch.setattr(verdict, "_judge_one", lambda m, out, nudged, *rest: Verdict(**vars(decide[0])))
     decide[:] = [Verdict(True, 0.0)]
     assert mc.check_backward(_ScaleDoubled.apply, inputs=XW, reference=reference).passed
     decide[:] = [Verdict(False, 0.5, message="planted")]

@@ -39,6 +39,7 @@ from matcalc.backward.failure_hints import FailureHints
 from matcalc.backward.judge import FDTruth, ReferenceTruth, Truth, finite
 from matcalc.backward.probe_runs import ProbeRuns
 from matcalc.backward.result import BackwardResult
+from matcalc.backward.spread import truth_spread
 from matcalc.core.guards import SMALL_BYTES, nbytes, same_values
 from matcalc.core.tolerance import (
     LOW_PRECISION_FACTOR,
@@ -406,15 +407,34 @@ class _Check(ProbeRuns, FailureHints):
         self.fd_dirs = dirs
         rounding = 0.0
         if at_x is not None and self.dt != torch.float64:
-            # fn's backward runs in self.dt against a float64 truth: it may round as much as fn's
-            # own forward does in self.dt (a cancellation, a large argument of sin)
+            # fn's backward runs in self.dt against a float64 truth: it rounds as much as fn's own
+            # forward does in self.dt (a cancellation, a large argument of sin), or as much as the
+            # truth moves when the inputs move by a few ulps of self.dt (the gradient's own
+            # conditioning, which the forward's error does not show), whichever is larger
             own = max((relative_error(o.detach(), r) for o, r in zip(self.outs, at_x, strict=True)
                        if o.is_floating_point()), default=0.0)
-            rounding = own
-            res.low_precision = {"forward": own, "factor": LOW_PRECISION_FACTOR}
+            moved = self._truth_spread(x, fd)
+            rounding = max(own, moved)
+            res.low_precision = {"forward": own, "truth at nudged inputs": moved,
+                                 "factor": LOW_PRECISION_FACTOR}
         # The tolerance is fixed before the differences are measured (the dtype's, or the
         # differences' own rounding); their measured error is the truth's error in the verdict.
         return self._fd(fd, rounding)
+
+
+    def _truth_spread(self, x: dict[str, torch.Tensor], fd: truth.FiniteDifferences) -> float:
+        """How far the differences move, relative, when the inputs move by a few ulps of the
+        check's dtype (matcalc/backward/spread.py): the rounding a gradient in that dtype is due."""
+        def differences(moved: dict[str, torch.Tensor]) -> truth.FiniteDifferences | None:
+            try:
+                return truth.fd_probes(self.fn, moved, self.G, fd.directions, fd.dtype, self.where)
+            except MatcalcError:
+                return None  # fn refuses the nudged inputs: no evidence either way
+
+        nudge = torch.Generator(device=self.dev)
+        nudge.manual_seed((self.s.seed + 2_000_003) % SEED_LIMIT)  # independent of the other draws
+        structures = {n: d.structure for n, d in self.domains.items()}
+        return truth_spread(differences, x, structures, self.dt, nudge, fd)
 
 
 def _name(dt: torch.dtype) -> str:

@@ -97,6 +97,30 @@ class FDTruth:
         return {ALL: self.compare(self.fd.project(grads), f"u^T J v along {len(self.fd.directions)} "
                                   "random directions against finite differences")}
 
+    def rounding_note(self) -> str:
+        """Why these differences cannot decide, when fn's own rounding is the reason: its values
+        are large beside what they move by (a large constant part), so that f's rounding alone,
+        from eps and the step, is coarser than the tolerance. "" otherwise (values in the
+        subnormal range round for another reason; a kink says so itself).
+
+        >>> fd = FiniteDifferences(torch.tensor([1e-6], dtype=torch.float64),
+        ...                        torch.tensor([1e-6], dtype=torch.float64),
+        ...                        [{"x": torch.ones(1, dtype=torch.float64)}], torch.float64, unit=1e12,
+        ...                        rounding=torch.tensor([1e-6], dtype=torch.float64))
+        >>> FDTruth(fd, 1e-8).rounding_note()[:60]
+        "fn's output does not move beyond the rounding of its large c"
+        """
+        fd = self.fd
+        coarse = FD_SAFETY * fd.rounding_resolution
+        if fd.kinks or not coarse > self.tol or not fd.unit >= torch.finfo(fd.dtype).tiny:
+            return ""
+        seen = ("are that rounding alone" if fd.rounding_resolution >= 1 else
+                f"resolve only relative errors above {fd.rounding_resolution:.2g}")
+        return (f"fn's output does not move beyond the rounding of its large constant part (about "
+                f"{fd.unit:.3g}): finite differences of its forward {seen}; pass reference= (a "
+                "plain-PyTorch forward of the same function, whose autograd is then the truth), or "
+                "check fn without the constant")
+
     def compare(self, claimed: torch.Tensor, what: str) -> Measurement:
         """The claim's side of u^T J e (in the units of ``fd.values``) against the differences."""
         kinks = ""

@@ -55,7 +55,16 @@ class CheckState:
             self.failed.append(key)
 
     def _decide(self, found: Truth, grads: Mapping[str, torch.Tensor]) -> dict[str, Verdict]:
-        return {k: judge(m) for k, m in found.measurements(grads).items()}
+        measured = found.measurements(grads)
+        verdicts = {k: judge(m) for k, m in measured.items()}
+        note = found.rounding_note() if isinstance(found, FDTruth) else ""
+        for k, v in verdicts.items():
+            # Say what helps (float64 does not: the differences are float64's already). An exact
+            # 0 against an exact 0 keeps the verdict's own reason, which says the same of zeros.
+            zeros = not bool(measured[k].true.any()) and not bool(measured[k].claimed.any())
+            if note and v.inconclusive and not zeros:
+                v.inconclusive = note
+        return verdicts
 
     def _tol(self, low: torch.Tensor | None, true: torch.Tensor) -> float:
         """The tolerance of a value computed in the check's dtype, whose float64 truth ``true``

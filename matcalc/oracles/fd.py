@@ -13,7 +13,9 @@
   rounding: the size a derivative of f has, for a Taylor check's zero truth. A constant term of f
   cancels out of it, unlike ||f||.
 * :func:`ridders`, :func:`directional`: central differences extrapolated to h -> 0 by Ridders'
-  tableau, two tableaux a decade apart (the Taylor oracle's and the differential oracle's truth).
+  tableau, two tableaux a decade apart (the Taylor oracle's and the differential oracle's truth);
+  every entry's error includes f's rounding at the steps it came from, and differences that never
+  rise above that rounding are known only to the rounding at the finest step.
 * :func:`directional_differences`: u^T J v of a function of several tensors along a few
   directions v, by one Richardson step whose error is measured in every direction, in units of
   f's largest output, in the precision f runs in (a backward's truth without a reference).
@@ -210,31 +212,77 @@ ACCEPT = 1e-11  # a pair agreeing to this (relative) is not refined further
 SECOND_STEPS = (0.3, *FIRST_STEPS)
 
 
-def ridders(g: Callable[[float], torch.Tensor], h0: float) -> tuple[torch.Tensor, float]:
+@dataclass
+class Tableau:
+    """One Ridders tableau: its ``estimate`` and measured ``error``, the ``finest`` step it
+    evaluated g at, and whether g ever exceeded its rounding there (``signal``)."""
+
+    estimate: torch.Tensor
+    error: float
+    finest: float
+    signal: bool
+
+
+def ridders(g: Callable[[float], torch.Tensor], h0: float,
+            rounding: Callable[[float], float] | None = None) -> tuple[torch.Tensor, float]:
     """Extrapolate g(h) -> h = 0 for g with an error series in h^2; returns (estimate, error).
+
+    ``rounding(h)`` is g's rounding at step h (f's value rounds by about eps |f|, so a difference
+    quotient at step h by eps |f| / h). Each entry of the tableau carries the rounding of the
+    values it combines, through the same weights: an entry's error is at least that, so that an
+    entry taken from small steps, where g is f's rounding over h, is never believed to the
+    agreement of its neighbours (values that round alike agree exactly: 0 = 0 at every step).
 
     >>> cube = lambda h: torch.tensor([(1.0 + h) ** 3 - (1.0 - h) ** 3], dtype=torch.float64) / (2 * h)
     >>> est, err = ridders(cube, 0.1)
     >>> round(float(est[0]), 10), err < 1e-9
     (3.0, True)
+    >>> flat = lambda h: torch.zeros(1, dtype=torch.float64)   # f does not move beyond its rounding
+    >>> ridders(flat, 0.1)[1], ridders(flat, 0.1, lambda h: 1e-8 / h)[1] > 1e-7
+    (0.0, True)
     """
+    t = tableau(g, h0, rounding)
+    return t.estimate, t.error
+
+
+def tableau(g: Callable[[float], torch.Tensor], h0: float,
+            rounding: Callable[[float], float] | None = None) -> Tableau:
+    """:func:`ridders`, with the finest step it took and whether g ever rose above its rounding.
+
+    >>> t = tableau(lambda h: torch.zeros(1, dtype=torch.float64), 0.1, lambda h: 1e-8 / h)
+    >>> t.signal, t.finest < 0.1
+    (False, True)
+    """
+    def noise(h: float) -> float:
+        return 0.0 if rounding is None else rounding(h)
+
+    def seen(value: torch.Tensor, h: float) -> bool:
+        return _finite_norm(value) > noise(h)
+
     tab: list[list[torch.Tensor]] = [[g(h0)]]
+    noises: list[list[float]] = [[noise(h0)]]
+    signal = seen(tab[0][0], h0)
     best, err = tab[0][0], math.inf
     h = h0
     for i in range(1, LEVELS):
         h /= STEP_RATIO
-        row = [g(h)]
+        row, row_noise = [g(h)], [noise(h)]
+        signal = signal or seen(row[0], h)
         fac = STEP_RATIO**2
         for j in range(1, i + 1):
             row.append((row[j - 1] * fac - tab[i - 1][j - 1]) / (fac - 1))
+            # a bound: the roundings add through the weights' sizes, fac / (fac - 1) and 1 / (fac - 1)
+            row_noise.append((row_noise[j - 1] * fac + noises[i - 1][j - 1]) / (fac - 1))
             fac *= STEP_RATIO**2
-            errt = max(_finite_norm(row[j] - row[j - 1]), _finite_norm(row[j] - tab[i - 1][j - 1]))
+            errt = max(_finite_norm(row[j] - row[j - 1]), _finite_norm(row[j] - tab[i - 1][j - 1]),
+                       row_noise[j])
             if errt <= err:
                 best, err = row[j], errt
         tab.append(row)
+        noises.append(row_noise)
         if _finite_norm(row[i] - tab[i - 1][i - 1]) >= 2 * err:
             break
-    return best, err
+    return Tableau(best, err, h, signal)
 
 
 def _finite_norm(t: torch.Tensor) -> float:
@@ -250,9 +298,10 @@ def directional(g: Callable[[float], torch.Tensor], rounding: Callable[[float], 
     own estimate, which alone can be optimistic when the first step is outside the asymptotic
     regime (sin(Cx) with a large C, say). When they disagree, or a step leaves f's domain
     (non-finite values) or crosses a kink, the pair moves a decade down. ``rounding(h)`` is g's
-    rounding at step h: at the pair's first (largest) step it floors the estimate, because a
-    tableau of values that round to the same numbers (a variation below f's rounding) agrees with
-    itself exactly.
+    rounding at step h: each tableau entry's error includes it, through the extrapolation's
+    weights, at the steps the entry combines; and where g never rises above it (f moves by an ulp
+    or two of a large constant), the pair's error is at least the rounding at its finest step,
+    because a tableau of values that round to the same numbers agrees with itself exactly.
 
     >>> g = lambda h: torch.tensor([math.sin(0.5 + h) - math.sin(0.5 - h)], dtype=torch.float64) / (2 * h)
     >>> est, err = directional(g)
@@ -261,12 +310,17 @@ def directional(g: Callable[[float], torch.Tensor], rounding: Callable[[float], 
     """
     best, best_err = None, math.inf
     for h0 in steps:
-        a, err_a = ridders(g, h0)
-        b, err_b = ridders(g, h0 / 10)
+        ta, tb = tableau(g, h0, rounding), tableau(g, h0 / 10, rounding)
+        (a, err_a), (b, err_b) = (ta.estimate, ta.error), (tb.estimate, tb.error)
         if not (math.isfinite(err_a) and math.isfinite(err_b)):
             continue
         est = a if err_a <= err_b else b
         err = max(min(err_a, err_b), _finite_norm(a - b), 0.0 if rounding is None else rounding(h0))
+        if rounding is not None and not (ta.signal or tb.signal):
+            # g never rose above f's rounding: the pair measured rounding alone, and the two
+            # tableaux agree on it whatever the slope. Only the finest step bounds the slope
+            # (f under a large constant, moving by an ulp or two over every step).
+            err = max(err, rounding(min(ta.finest, tb.finest)))
         if err < best_err:
             best, best_err = est, err
         if err <= ACCEPT * max(_finite_norm(est), 1e-300):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from matcalc.oracles.base import Fn, Measurement, Problem, combined
-from matcalc.oracles.forms import against_whole, resolution_factor
+from matcalc.oracles.forms import against_whole, apply, resolution_factor, wrong_shape
 
 # Above this many input elements, counting every input of f and not only the one differentiated,
 # one autograd vjp per probe in a loop beats one vmapped vjp for a few probes: vmap turns the
@@ -64,9 +64,12 @@ def hvp(fn: Fn, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.func.jvp(torch.func.grad(fn), (x,), (v,))[1]
 
 
-def _vjp_of(jvp: Fn, x: torch.Tensor) -> Fn:
-    """Without a closed-form vjp, u^T D is the transpose of the (linear) claimed jvp map."""
-    _, pullback = torch.func.vjp(jvp, torch.zeros_like(x))[:2]
+def _vjp_of(jvp: Fn, x: torch.Tensor, out_shape: tuple[int, ...]) -> Fn | Measurement:
+    """Without a closed-form vjp, u^T D is the transpose of the (linear) claimed jvp map; a jvp
+    that does not return f's output shape has no such transpose: its FAIL instead."""
+    out, pullback = torch.func.vjp(jvp, torch.zeros_like(x))[:2]
+    if tuple(out.shape) != tuple(out_shape):
+        return wrong_shape("jvp", tuple(out.shape), out_shape)
     return lambda u: pullback(u)[0]
 
 
@@ -98,7 +101,10 @@ class ProbeOracle:
         jvp = problem.claim_jvp
         vjp = problem.claim_vjp
         if vjp is None and jvp is not None and problem.claim is None:
-            vjp = _vjp_of(jvp, x)  # u^T D is the transpose of the (linear) claimed jvp map
+            derived = _vjp_of(jvp, x, problem.out_shape)
+            if isinstance(derived, Measurement):
+                return derived
+            vjp = derived
         if basis:
             # The rows are J itself: whole-Jacobian comparisons.
             J = true_rows.reshape(problem.out_shape + problem.wrt_shape)
@@ -127,14 +133,17 @@ class ProbeOracle:
                            f"u^T D against u^T J along {k} probes"),
                       part(rows @ flat_v.T, true_uv, problem.scale * k,
                            f"u^T D v against u^T J v, {k} x {k} probes")]
+        # the module's _batched looked up at the call, as for the pullbacks (tests spy on it)
         if vjp is not None:
-            rows = _batched(vjp, U, loop).detach().reshape(k, -1).to(U.dtype)
-            parts.append(part(rows, flat_true, problem.scale * math.sqrt(k),
-                              f"the claimed vjp: u^T D against u^T J along {k} probes"))
+            out = apply("vjp", vjp, U, problem.wrt_shape, loop, run=lambda *a: _batched(*a))
+            parts.append(out if isinstance(out, Measurement) else part(
+                out.detach().reshape(k, -1).to(U.dtype), flat_true, problem.scale * math.sqrt(k),
+                f"the claimed vjp: u^T D against u^T J along {k} probes"))
         if jvp is not None:
-            dv = _batched(jvp, V, loop).detach().reshape(k, -1).to(U.dtype)
-            parts.append(part(flat_u @ dv.T, true_uv, problem.scale * k,
-                              f"the claimed jvp: u^T (D v) against (u^T J) v, {k} x {k} probes"))
+            out = apply("jvp", jvp, V, problem.out_shape, loop, run=lambda *a: _batched(*a))
+            parts.append(out if isinstance(out, Measurement) else part(
+                flat_u @ out.detach().reshape(k, -1).to(U.dtype).T, true_uv, problem.scale * k,
+                f"the claimed jvp: u^T (D v) against (u^T J) v, {k} x {k} probes"))
         return combined(parts)
 
 

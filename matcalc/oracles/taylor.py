@@ -37,7 +37,7 @@ import math
 import torch
 
 from matcalc.core.tolerance import FD_TOLERANCE_CAP, TINY, norm, relative_error, tolerance
-from matcalc.oracles.base import Measurement, Problem, combined
+from matcalc.oracles.base import Fn, Measurement, Problem, combined
 from matcalc.oracles.fd import (
     ACCEPT,
     EPS,
@@ -50,6 +50,7 @@ from matcalc.oracles.fd import (
     own_scale,
     ridders,
 )
+from matcalc.oracles.forms import apply
 from matcalc.oracles.probe import resolution_factor
 
 # The Taylor oracle's fixed tolerances: above the errors its finite differences measure on smooth
@@ -114,9 +115,10 @@ class TaylorOracle:
                     forms["derivative"].append((u.reshape(-1) @ sym @ v.reshape(-1)).reshape(1))
                 for form, fn, a, b in (("jvp", problem.claim_jvp, v, u), ("vjp", problem.claim_vjp, u, v)):
                     if fn is not None:  # H v (or u^T H), projected on the other direction
-                        hv = fn(a.to(problem.x.dtype)).detach().to(torch.float64)
-                        forms[form].append((b.reshape(-1) @ hv.reshape(-1)).reshape(1)
-                                           if hv.numel() == b.numel() else hv.reshape(-1)[:0])
+                        hv = _one(form, fn, a.to(problem.x.dtype), problem.wrt_shape)
+                        if isinstance(hv, Measurement):
+                            return hv
+                        forms[form].append((b.reshape(-1) @ hv.reshape(-1)).reshape(1))
                 if problem.claim_vjp is not None:
                     forms["vjp_true"].append(est)
                 uw = u
@@ -136,13 +138,17 @@ class TaylorOracle:
                 if claim is not None:
                     forms["derivative"].append(torch.tensordot(claim, v, dims=v.ndim))
                 if problem.claim_jvp is not None:
-                    forms["jvp"].append(problem.claim_jvp(v.to(problem.x.dtype)).detach().to(torch.float64))
+                    dv = _one("jvp", problem.claim_jvp, v.to(problem.x.dtype), problem.out_shape)
+                    if isinstance(dv, Measurement):
+                        return dv
+                    forms["jvp"].append(dv.reshape(est.shape))
                 uw = torch.ones_like(est)
                 if problem.claim_vjp is not None:
                     uw = torch.randn(est.shape, generator=problem.gen, device=x.device, dtype=torch.float64)
-                    back = problem.claim_vjp(uw.to(problem.x.dtype)).detach().to(torch.float64)
-                    forms["vjp"].append((back * v).sum().reshape(1) if back.shape == v.shape
-                                        else back.reshape(-1)[:0])
+                    back = _one("vjp", problem.claim_vjp, uw.to(problem.x.dtype), problem.wrt_shape)
+                    if isinstance(back, Measurement):
+                        return back
+                    forms["vjp"].append((back * v).sum().reshape(1))
                     forms["vjp_true"].append((uw * est).sum().reshape(1))
             true.append(est)
             errs.append(err)
@@ -171,23 +177,11 @@ class TaylorOracle:
             claimed = forms[form]
             if not claimed:
                 continue
-            if problem.hessian and any(c.numel() != 1 for c in claimed):
-                return Measurement(claimed=claimed[0], true=true[0], tolerance=0.0, resolution=0.0,
-                                   floor=0.0, materialized=False,
-                                   what=f"the claimed {form} has the wrong shape")
-            if any(c.shape != true[0].shape for c in claimed):
-                bad = next(c for c in claimed if c.shape != true[0].shape)
-                return Measurement(claimed=bad, true=true[0], tolerance=0.0, resolution=0.0, floor=0.0,
-                                   materialized=False, what=f"the claimed D v has the wrong shape ({form})")
             parts.append(Measurement(claimed=torch.stack(claimed), true=true_t, tolerance=tol,
                                      resolution=tol * resolution_factor(k), floor=floor,
                                      materialized=False, what=label, inconclusive=inconclusive,
                                      truth_error=error))
         if forms["vjp"]:
-            if any(c.numel() != 1 for c in forms["vjp"]):
-                return Measurement(claimed=forms["vjp"][0], true=forms["vjp_true"][0], tolerance=0.0,
-                                   resolution=0.0, floor=0.0, materialized=False,
-                                   what="the claimed vjp has the wrong shape")
             weighted = math.hypot(*(w * e for w, e in zip(weights, errs, strict=True)))
             parts.append(Measurement(
                 claimed=torch.stack(forms["vjp"]), true=torch.stack(forms["vjp_true"]), tolerance=tol,
@@ -195,6 +189,13 @@ class TaylorOracle:
                 materialized=False, inconclusive=inconclusive, truth_error=TAYLOR_SAFETY * weighted,
                 what=f"the claimed vjp: <u^T D, v> against <u, finite differences along v>, {k} directions"))
         return combined(parts)
+
+
+def _one(form: str, fn: Fn, direction: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor | Measurement:
+    """The claimed ``form`` on one direction, in float64, through the one place forms are
+    evaluated (matcalc/oracles/forms.py): its FAIL when it returns another shape."""
+    out = apply(form, fn, direction.unsqueeze(0), shape, loop=True)
+    return out if isinstance(out, Measurement) else out[0].detach().to(torch.float64)
 
 
 def _unit(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
