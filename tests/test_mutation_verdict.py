@@ -9,6 +9,7 @@ bench/results/mutation.md maps the module's mutants to these tests.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -367,3 +368,46 @@ def test_a_nonzero_claim_against_rounding_noise_fails_with_a_real_false() -> Non
     assert v.passed is False and v.zero_truth
     v = judge(_m(ONES * (1 + 1e-12), tol=1e-14), nudged=[_m(ONES * (1 + 1e-12) * (1 + 1e-15), ONES)])
     assert v.passed is False and v.message == "values differ ()"
+
+
+# ---- the bounds of the measured rounding hold at exact ties --------------------------------------
+# Values are powers of two (and sqrt(x * x) == x in binary floating point), so each measured
+# quantity equals its bound exactly: `<=` against `<` is then a different verdict.
+
+
+def test_a_zero_truth_claim_exactly_at_the_tolerance_passes() -> None:
+    """Defect: the zero truth's bound made strict (a claim exactly one tolerance from a zero truth
+    fails)."""
+    tol = 2.0**-20
+    m = _m(torch.tensor([tol], dtype=F64), torch.zeros(1, dtype=F64), tol=tol)
+    same = _m(torch.tensor([tol], dtype=F64), torch.zeros(1, dtype=F64), tol=tol, floor=1.0)
+    v = judge(m, nudged=[same])
+    assert v.passed and v.zero_truth and v.error == tol
+    over = _m(torch.tensor([2 * tol], dtype=F64), torch.zeros(1, dtype=F64), tol=tol)
+    assert not judge(over, nudged=[dataclasses.replace(same, claimed=over.claimed)]).passed
+
+
+def test_a_difference_exactly_at_the_measured_rounding_passes() -> None:
+    """Defect: the rounding bound made strict (a difference exactly ROUNDING_SAFETY times the
+    sides' movement fails as a wrong formula)."""
+    assert math.log2(ROUNDING_SAFETY).is_integer()
+    moved = 2.0**-40
+    claimed = torch.tensor([1 + ROUNDING_SAFETY * moved], dtype=F64)
+    m = _m(claimed, torch.ones(1, dtype=F64), tol=1e-14)
+    nudge = _m(claimed, torch.tensor([1 + moved], dtype=F64), tol=1e-14)
+    v = judge(m, nudged=[nudge])
+    assert v.passed and v.tolerance == ROUNDING_SAFETY * moved
+    nudge = _m(claimed, torch.tensor([1 + moved / 2], dtype=F64), tol=1e-14)
+    assert not judge(m, nudged=[nudge]).passed
+
+
+def test_a_rounding_exactly_at_the_cap_still_decides() -> None:
+    """Defect: the cap made strict (a sample whose measured rounding is exactly ROUNDING_CAP is
+    called ill-conditioned)."""
+    claimed = torch.tensor([1 + 2.0**-30, 0.0], dtype=F64)
+    true = torch.tensor([1.0, 0.0], dtype=F64)
+    m = _m(claimed, true, tol=1e-14)
+    at_cap = _m(torch.tensor([1 + 2.0**-30, ROUNDING_CAP], dtype=F64), true, tol=1e-14)
+    assert judge(m, nudged=[at_cap]).passed
+    past = _m(torch.tensor([1 + 2.0**-30, 2 * ROUNDING_CAP], dtype=F64), true, tol=1e-14)
+    assert "ill-conditioned" in judge(m, nudged=[past]).inconclusive
