@@ -104,8 +104,10 @@ def test_probe_breakdown_at_moderate_n() -> None:
 
 
 def test_false_alarm_sweep_small() -> None:
-    # The full sweep (100 seeds) is `matcalc sweep`; CI runs 10 seeds of every oracle and dtype.
-    counts = sweep([r for r in RULES.values() if not r.refuted], seeds=range(10), oracles=ORACLES,
+    # The full sweep (100 seeds) is `matcalc sweep --seeds 100`; CI runs 4 seeds of every oracle and
+    # dtype (10 took 290 s of the suite's 10-minute budget on 2 cores once every form of a rule
+    # was checked and an autograd truth confirmed before a pass).
+    counts = sweep([r for r in RULES.values() if not r.refuted], seeds=range(4), oracles=ORACLES,
                    dtypes=["float64", "float32"])
     assert sum(c.failures + c.inconclusive for c in counts) == 0, [c.failed for c in counts if c.failed]
 
