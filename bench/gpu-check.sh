@@ -32,7 +32,7 @@ step() {  # name, seconds, command...: run one step with a time limit, record it
 : > "$out/steps.txt"
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
 step tests 150 env MATCALC_SEEDS=$SEEDS "$PY" -m pytest tests/test_catalog.py tests/test_determinism.py tests/test_fast_triton.py \
-    -k "$DEVICE" -q -p no:cacheprovider
+    -k "$DEVICE" -q -p no:cacheprovider -o "addopts=-ra"  # no -n: the GPU image has no pytest-xdist
 step report 100 "$PY" -m matcalc report --device "$DEVICE" --format markdown --quiet
 step large 80 "$PY" -m matcalc large --device "$DEVICE" --n "$LARGE_N" --format markdown
 step bench 180 "$PY" -m matcalc bench --device "$DEVICE" "${BENCH_SIZES[@]}" --budget 2 --repeats 3 \

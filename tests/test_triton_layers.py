@@ -31,7 +31,7 @@ def test_cpu_under_the_interpreter() -> None:
     if DEVICE is not None:
         pytest.skip(f"the tests run in this process, on {DEVICE}")
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", __file__,
                            "-k", "not test_cpu_under_the_interpreter"],
                           cwd=root, env={**os.environ, "TRITON_INTERPRET": "1"}, capture_output=True,
                           text=True, timeout=900)
